@@ -4,7 +4,8 @@ Every error a user can see derives from :class:`CryptoGuardError` and carries a
 ``user_message``: plain text, safe to show on any platform, no Markdown or HTML.
 Foreign exceptions (httpx, SQLAlchemy, LangChain) are converted where they enter
 the project (``raise MarketDataUnavailableError(...) from exc``); nothing above a
-client catches a third-party exception type.
+client catches a third-party exception type. ``storage`` has its own small error
+module (it imports nothing from the project); services translate those errors.
 
 Hierarchy::
 
@@ -18,8 +19,6 @@ Hierarchy::
     ├── UpstreamError                  a service we depend on failed
     │   ├── MarketDataUnavailableError no provider (and no cache) could answer
     │   └── LLMUnavailableError        the language model endpoint failed
-    ├── StorageError                   the database refused or failed
-    │   └── IntegrityViolationError    a uniqueness or check constraint failed
     └── ConfigurationError             settings are missing or inconsistent
 """
 
@@ -113,18 +112,6 @@ class LLMUnavailableError(UpstreamError):
     """The language model endpoint failed or is unreachable."""
 
     default_message = "The language model is not answering right now. Please try again later."
-
-
-class StorageError(CryptoGuardError):
-    """The database refused or failed an operation."""
-
-    default_message = "The database could not complete that request."
-
-
-class IntegrityViolationError(StorageError):
-    """A uniqueness, foreign-key or check constraint was violated."""
-
-    default_message = "That would conflict with data that already exists."
 
 
 class ConfigurationError(CryptoGuardError):
