@@ -1,0 +1,174 @@
+"""CryptoGuard settings: one pydantic-settings model, read once in the composition root.
+
+Every setting is an environment variable with the ``CRYPTOGUARD_`` prefix (nested
+sections use ``__``, e.g. ``CRYPTOGUARD_TELEGRAM__TOKEN``) or a line in ``.env``.
+``.env.example`` documents each one with its default. Secrets are ``SecretStr``: their
+values never appear in ``repr``, logs or error messages.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path("data")
+
+
+class MarketMode(StrEnum):
+    """Where market data comes from."""
+
+    AUTO = "auto"  # live providers, falling back to the offline market with a notice
+    LIVE = "live"  # live providers only (errors when unreachable)
+    OFFLINE = "offline"  # the deterministic simulated market (plus CSV replays)
+
+
+class LLMMode(StrEnum):
+    """Which model drives the agent."""
+
+    AUTO = "auto"  # OpenAI-compatible endpoint when configured, else the offline router
+    OPENAI = "openai"  # an OpenAI-compatible chat-completions endpoint
+    OFFLINE = "offline"  # the built-in offline router
+
+
+class LogLevel(StrEnum):
+    """Log verbosity."""
+
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+
+
+class OpenAISettings(BaseModel):
+    """An OpenAI-compatible endpoint (OpenAI, Ollama, vLLM, LM Studio)."""
+
+    api_key: SecretStr | None = None
+    base_url: str | None = None
+    model: str = "gpt-4o-mini"
+    timeout_s: float = Field(default=60.0, gt=0)
+
+
+class TelegramSettings(BaseModel):
+    """The Telegram front-end (enabled when a token is set)."""
+
+    token: SecretStr | None = None
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+
+
+class DiscordSettings(BaseModel):
+    """The Discord front-end (enabled when a token is set)."""
+
+    token: SecretStr | None = None
+    test_guild_id: int | None = None
+
+
+class ProviderSettings(BaseModel):
+    """Live market data providers."""
+
+    coingecko_api_key: SecretStr | None = None
+    coingecko_plan: str = Field(default="public", pattern="^(public|demo|pro)$")
+    binance_base_url: str = "https://api.binance.com"
+    timeout_s: float = Field(default=10.0, gt=0, le=120)
+    quote_ttl_s: float = Field(default=60.0, ge=0)
+    top_ttl_s: float = Field(default=120.0, ge=0)
+    history_ttl_s: float = Field(default=900.0, ge=0)
+    stablecoin_ttl_s: float = Field(default=300.0, ge=0)
+    stale_after_s: float = Field(default=900.0, gt=0)
+    disagreement_pct: Decimal = Field(default=Decimal("0.5"), gt=0)
+
+
+class OfflineSettings(BaseModel):
+    """The offline market: simulation seed and CSV scenario replays."""
+
+    seed: int = 7
+    # Comma-separated SYMBOL=path pairs, e.g. "USDC=../shared/stablecoins/usdc.csv".
+    replay: Annotated[dict[str, Path], NoDecode] = Field(default_factory=dict)
+    replay_speed: float = Field(default=60.0, gt=0)
+
+    @field_validator("replay", mode="before")
+    @classmethod
+    def _parse_replay(cls, value: object) -> object:
+        if isinstance(value, str):
+            pairs: dict[str, str] = {}
+            for part in filter(None, (p.strip() for p in value.split(","))):
+                symbol, sep, path = part.partition("=")
+                if not sep or not symbol.strip() or not path.strip():
+                    raise ValueError(f"expected SYMBOL=path, got {part!r}")
+                pairs[symbol.strip().upper()] = path.strip()
+            return pairs
+        return value
+
+
+class DepegSettings(BaseModel):
+    """Stablecoin peg health thresholds (percent deviation from the coin's own peg)."""
+
+    warn_pct: Decimal = Field(default=Decimal("0.5"), gt=0)
+    high_pct: Decimal = Field(default=Decimal("2"), gt=0)
+    critical_pct: Decimal = Field(default=Decimal("5"), gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DepegSettings:
+        if not self.warn_pct < self.high_pct < self.critical_pct:
+            raise ValueError("depeg thresholds must satisfy warn < high < critical")
+        return self
+
+
+class Settings(BaseSettings):
+    """All CryptoGuard settings.
+
+    The three deployment-facing names are fixed: ``CRYPTOGUARD_DATABASE_URL``,
+    ``CRYPTOGUARD_MARKET`` and ``CRYPTOGUARD_LLM``.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="CRYPTOGUARD_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    data_dir: Path = DEFAULT_DATA_DIR
+    database_url: str | None = None
+    market: MarketMode = MarketMode.AUTO
+    llm: LLMMode = LLMMode.AUTO
+    log_level: LogLevel = LogLevel.INFO
+    admin_ids: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    scheduler_enabled: bool = True
+    market_refresh_s: float = Field(default=60.0, ge=5)
+
+    openai: OpenAISettings = Field(default_factory=OpenAISettings)
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    discord: DiscordSettings = Field(default_factory=DiscordSettings)
+    providers: ProviderSettings = Field(default_factory=ProviderSettings)
+    offline: OfflineSettings = Field(default_factory=OfflineSettings)
+    depeg: DepegSettings = Field(default_factory=DepegSettings)
+
+    @field_validator("market", "llm", "log_level", mode="before")
+    @classmethod
+    def _case_insensitive(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip()
+            return value.upper() if value.lower() in {"debug", "info", "warning", "error"} \
+                else value.lower()
+        return value
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file in ``data_dir``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir / 'cryptoguard.db'}"
