@@ -218,9 +218,7 @@ class PriceService:
                     f"{quote.coin.symbol}: providers unavailable, showing the price from "
                     f"{format_age(quote.cached_age_seconds)} ago."
                 )
-            elif is_stale(quote.last_updated, now, self.stale_after_s):
-                assert quote.last_updated is not None  # noqa: S101 - is_stale checked it
-                age = (now - quote.last_updated).total_seconds()
+            elif (age := stale_age(quote.last_updated, now, self.stale_after_s)) is not None:
                 notes.append(
                     f"{quote.coin.symbol}: price is stale, last updated {format_age(age)} ago."
                 )
