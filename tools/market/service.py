@@ -188,9 +188,9 @@ class PriceService:
         self, rows: list[StablecoinHealth], symbols: Sequence[str]
     ) -> list[StablecoinHealth]:
         by_symbol: dict[str, StablecoinHealth] = {}
-        for row in rows:  # largest first, so a shared ticker keeps the biggest coin
-            by_symbol.setdefault(row.coin.symbol.upper(), row)
-        by_id = {row.coin.coin_id: row for row in rows if row.coin.coin_id}
+        for health in rows:  # largest first, so a shared ticker keeps the biggest coin
+            by_symbol.setdefault(health.coin.symbol.upper(), health)
+        by_id = {h.coin.coin_id: h for h in rows if h.coin.coin_id}
         picked: list[StablecoinHealth] = []
         for text in symbols:
             key = text.strip().lstrip("$").upper()
