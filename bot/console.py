@@ -1,0 +1,144 @@
+"""The console front-end: a local REPL over the same services as Telegram and Discord.
+
+Slash commands give fast, deterministic answers (``/price``, ``/top``, ``/depeg``,
+``/help``). Free text is meant for the agent; until the agent lands it says so
+plainly instead of inventing an answer. Identity is the local OS user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import logging
+import shlex
+import sys
+from collections.abc import Awaitable, Callable
+
+from bot.console_format import render_prices, render_stablecoins, render_top
+from bot.errors import render_error
+from tools.identity import ChatRef, UserRef
+from tools.market.service import PriceService
+
+logger = logging.getLogger(__name__)
+
+HELP = """\
+Commands:
+  /price SYMBOL... [in CUR]   prices, e.g. /price btc eth sol   or   /price xrp in eur
+  /top [N]                    the N largest coins with the day's gainers and losers (default 10)
+  /depeg [SYMBOL...]          stablecoin peg health, e.g. /depeg   or   /depeg usdc dai
+  /help                       this help
+  /quit                       leave
+Free text goes to the assistant (not available yet in this version)."""
+
+AGENT_NOT_WIRED = (
+    "The conversational assistant is not available in this version yet, so free text "
+    "cannot be answered. Use a command instead; /help lists them."
+)
+
+
+def local_user() -> UserRef:
+    """The console's user: the local OS account."""
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry / no login name in some containers
+        name = "local"
+    return UserRef("console", name, display_name=name)
+
+
+class Console:
+    """Parses console input and renders answers.
+
+    Args:
+        prices: The market service.
+        color: Emit ANSI colours.
+    """
+
+    def __init__(self, prices: PriceService, *, color: bool = False) -> None:
+        self.prices = prices
+        self.color = color
+        self.user = local_user()
+        self.chat = ChatRef("console", 0, private=True)
+        self._commands: dict[str, Callable[[list[str]], Awaitable[str]]] = {
+            "price": self._price,
+            "p": self._price,
+            "top": self._top,
+            "depeg": self._depeg,
+            "help": self._help,
+            "start": self._help,
+        }
+
+    async def handle(self, line: str) -> str:
+        """Answer one line of input (never raises)."""
+        text = line.strip()
+        if not text:
+            return ""
+        if not text.startswith("/"):
+            logger.debug("free text from console user: %r", text)
+            return AGENT_NOT_WIRED
+        try:
+            parts = shlex.split(text[1:])
+        except ValueError:
+            parts = text[1:].split()
+        if not parts:
+            return "Type /help for the list of commands."
+        name, args = parts[0].lower().split("@", 1)[0], parts[1:]
+        command = self._commands.get(name)
+        if command is None:
+            return f"Unknown command /{name[:30]}. Type /help for the list of commands."
+        try:
+            return await command(args)
+        except Exception as exc:  # the edge: every error becomes a message
+            return render_error(exc)
+
+    async def _price(self, args: list[str]) -> str:
+        symbols, vs = split_currency(args)
+        if not symbols:
+            return "Usage: /price SYMBOL... [in CUR], e.g. /price btc eth"
+        report = await self.prices.get_quotes(symbols, vs)
+        return render_prices(report, color=self.color)
+
+    async def _top(self, args: list[str]) -> str:
+        limit = 10
+        if args:
+            if not args[0].isdigit():
+                return f'"{args[0][:20]}" is not a number. Usage: /top [N], e.g. /top 20'
+            limit = int(args[0])
+        report = await self.prices.get_top(limit, "usd")
+        return render_top(report, color=self.color)
+
+    async def _depeg(self, args: list[str]) -> str:
+        report = await self.prices.get_stablecoin_status(args or None)
+        return render_stablecoins(report, color=self.color)
+
+    async def _help(self, args: list[str]) -> str:
+        return HELP
+
+    async def run(self) -> None:
+        """Read lines until EOF or /quit, answering each."""
+        print("CryptoGuard console. Type /help for commands, /quit to leave.")
+        while True:
+            try:
+                line = await asyncio.to_thread(input, "> ")
+            except (EOFError, KeyboardInterrupt):
+                print()
+                return
+            if line.strip().lower() in {"/quit", "/exit", "quit", "exit"}:
+                return
+            answer = await self.handle(line)
+            if answer:
+                print(answer, flush=True)
+
+
+def split_currency(args: list[str]) -> tuple[list[str], str]:
+    """Split ``["btc", "eth", "in", "eur"]`` into symbols and a quote currency."""
+    symbols = [a.strip(",") for a in args if a.strip(",")]
+    vs = "usd"
+    if len(symbols) >= 2 and symbols[-2].lower() in {"in", "vs"}:
+        vs = symbols[-1]
+        symbols = symbols[:-2]
+    return symbols, vs
+
+
+def stdout_is_terminal() -> bool:
+    """True when stdout is an interactive terminal (enables colour)."""
+    return sys.stdout.isatty()
