@@ -132,6 +132,7 @@ class Settings(BaseSettings):
         env_file=".env",
         env_file_encoding="utf-8",
         extra="ignore",
+        env_ignore_empty=True,
     )
 
     data_dir: Path = DEFAULT_DATA_DIR

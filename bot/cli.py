@@ -1,0 +1,186 @@
+"""The ``cryptoguard`` command line.
+
+Heavy modules (settings, storage, market, numpy) are imported inside the commands so
+that ``cryptoguard --help`` and ``--version`` start fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, TypeVar
+
+import typer
+
+from bot.__version__ import __version__
+
+if TYPE_CHECKING:
+    from bot.app import App
+    from bot.settings import Settings
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="cryptoguard",
+    help="CryptoGuard: prices, stablecoin depeg monitoring, analysis, alerts and portfolios.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"cryptoguard {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """CryptoGuard command line."""
+
+
+def _settings() -> Settings:
+    from pydantic import ValidationError
+
+    from bot.logging_setup import configure_logging
+    from bot.settings import Settings
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        lines = [f"  {'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()]
+        typer.echo("Invalid configuration:\n" + "\n".join(lines), err=True)
+        raise typer.Exit(2) from None
+    configure_logging(settings.log_level.value, _secret_values(settings))
+    return settings
+
+
+def _secret_values(settings: Settings) -> list[str]:
+    secrets = [
+        settings.openai.api_key,
+        settings.telegram.token,
+        settings.telegram.webhook_secret,
+        settings.discord.token,
+        settings.providers.coingecko_api_key,
+    ]
+    return [s.get_secret_value() for s in secrets if s is not None]
+
+
+def _run(body: Callable[[App], Awaitable[T]], *, migrate: bool = True) -> T:
+    """Open the application, run ``body`` with it, close it; errors become messages."""
+    from bot.app import open_app
+    from bot.errors import render_error
+
+    settings = _settings()
+
+    async def runner() -> T:
+        async with open_app(settings, migrate=migrate) as application:
+            return await body(application)
+
+    try:
+        return asyncio.run(runner())
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    except Exception as exc:  # the edge: print a plain message, never a traceback
+        typer.echo(render_error(exc), err=True)
+        raise typer.Exit(1) from None
+
+
+def _color() -> bool:
+    from bot.console import stdout_is_terminal
+
+    return stdout_is_terminal()
+
+
+@app.command()
+def run() -> None:
+    """Start the configured front-ends and the scheduler (the console when no token is set)."""
+    from bot.runner import run_application
+
+    _run(run_application)
+
+
+@app.command()
+def chat() -> None:
+    """Talk to CryptoGuard in this terminal."""
+    from bot.console import Console, local_user
+
+    async def body(application: App) -> None:
+        await application.users.ensure(local_user())
+        await Console(application.prices, color=_color()).run()
+
+    _run(body)
+
+
+@app.command()
+def price(
+    symbols: Annotated[list[str], typer.Argument(help="Tickers or names, e.g. btc ethereum sol")],
+    vs: Annotated[str, typer.Option("--vs", help="Quote currency (usd, eur, gbp, btc...)")] = "usd",
+) -> None:
+    """Show prices, 24h change, market cap and volume."""
+    from bot.console_format import render_prices
+
+    async def body(application: App) -> str:
+        return render_prices(await application.prices.get_quotes(symbols, vs), color=_color())
+
+    typer.echo(_run(body))
+
+
+@app.command()
+def top(
+    n: Annotated[int, typer.Argument(help="How many coins (1-100)")] = 10,
+    vs: Annotated[str, typer.Option("--vs", help="Quote currency")] = "usd",
+) -> None:
+    """Show the largest coins by market cap, with gainers and losers."""
+    from bot.console_format import render_top
+
+    async def body(application: App) -> str:
+        return render_top(await application.prices.get_top(n, vs), color=_color())
+
+    typer.echo(_run(body))
+
+
+@app.command()
+def depeg(
+    symbols: Annotated[
+        list[str] | None, typer.Argument(help="Stablecoins to show (default: the largest)")
+    ] = None,
+) -> None:
+    """Show stablecoin peg health: deviation from each coin's own peg, supply trend."""
+    from bot.console_format import render_stablecoins
+
+    async def body(application: App) -> str:
+        report = await application.prices.get_stablecoin_status(symbols or None)
+        return render_stablecoins(report, color=_color())
+
+    typer.echo(_run(body))
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision")] = "head",
+) -> None:
+    """Apply database migrations (also done automatically at start)."""
+    from bot.errors import render_error
+    from storage import upgrade_database
+
+    settings = _settings()
+    try:
+        asyncio.run(upgrade_database(settings.resolved_database_url, revision))
+    except Exception as exc:  # the edge
+        typer.echo(render_error(exc), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"Database at revision {revision}.")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
