@@ -69,7 +69,9 @@ def build_offline(config: MarketConfig, clock: Clock) -> MarketData:
     for symbol, path in config.replays.items():
         if not Path(path).is_file():
             raise ConfigurationError(f"Replay file for {symbol} not found: {path}")
-        replays[symbol.upper()] = ReplaySpec(path=Path(path), symbol=symbol.upper(), speed=config.replay_speed)
+        replays[symbol.upper()] = ReplaySpec(
+            path=Path(path), symbol=symbol.upper(), speed=config.replay_speed
+        )
     return OfflineMarket(seed=config.seed, clock=clock, replays=replays)
 
 
