@@ -176,6 +176,11 @@ class PriceService:
         notes = sorted(
             {r.coin.note for r in rows if r.coin.note and r.coin.origin is DataOrigin.LIVE}
         )
+        notes += [
+            f"{r.coin.symbol}: {r.coin.note}."
+            for r in rows
+            if r.coin.origin is DataOrigin.REPLAYED and r.coin.note
+        ]
         for row in rows:
             if row.disputed:
                 notes.append(
