@@ -56,7 +56,9 @@ def _settings() -> Settings:
     try:
         settings = Settings()
     except ValidationError as exc:
-        lines = [f"  {'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()]
+        lines = [
+            f"  {'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
+        ]
         typer.echo("Invalid configuration:\n" + "\n".join(lines), err=True)
         raise typer.Exit(2) from None
     configure_logging(settings.log_level.value, _secret_values(settings))

@@ -156,8 +156,11 @@ class Settings(BaseSettings):
     def _case_insensitive(cls, value: object) -> object:
         if isinstance(value, str):
             value = value.strip()
-            return value.upper() if value.lower() in {"debug", "info", "warning", "error"} \
+            return (
+                value.upper()
+                if value.lower() in {"debug", "info", "warning", "error"}
                 else value.lower()
+            )
         return value
 
     @field_validator("admin_ids", mode="before")

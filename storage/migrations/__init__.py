@@ -1,0 +1,1 @@
+"""Alembic migration environment of the CryptoGuard schema (see ``storage.migrate``)."""

@@ -1,0 +1,193 @@
+"""Alert rules, their evaluation state and their firings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import selectinload
+
+from storage.models import ALERT_STATUSES, Alert, AlertEvent
+from storage.repositories._base import Repository, translating
+
+__all__ = ["AlertRepository", "NewAlert"]
+
+
+@dataclass(frozen=True, slots=True)
+class NewAlert:
+    """An alert rule to store.
+
+    Attributes:
+        owner_id: The user the alert belongs to.
+        kind: Rule kind (``"price_above"``, ``"depeg"``...), interpreted by the alert engine.
+        params: Rule parameters (Decimals are stored as strings).
+        symbol: Ticker, if the rule is about one coin.
+        coin_id: Coin id, if the rule is about one coin.
+        recurring: Re-arm after firing instead of becoming ``triggered``.
+        cooldown_seconds: Minimum time between two firings.
+        expires_at: When the rule stops being evaluated.
+        state: Initial evaluation state.
+    """
+
+    owner_id: int
+    kind: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    symbol: str | None = None
+    coin_id: str | None = None
+    recurring: bool = False
+    cooldown_seconds: int = 0
+    expires_at: datetime | None = None
+    state: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _check_status(status: str) -> None:
+    if status not in ALERT_STATUSES:
+        raise ValueError(f"unknown alert status {status!r}")
+
+
+class AlertRepository(Repository):
+    """Create, query and update alerts; record their firings."""
+
+    async def add(self, alert: NewAlert, *, now: datetime) -> Alert:
+        """Store a new active alert.
+
+        Raises:
+            ConstraintError: The owner does not exist or the cooldown is negative.
+        """
+        row = Alert(
+            owner_id=alert.owner_id,
+            kind=alert.kind,
+            params=dict(alert.params),
+            state=dict(alert.state),
+            symbol=alert.symbol.upper() if alert.symbol else None,
+            coin_id=alert.coin_id,
+            status="active",
+            recurring=alert.recurring,
+            cooldown_seconds=alert.cooldown_seconds,
+            expires_at=alert.expires_at,
+            created_at=now,
+            fire_count=0,
+        )
+        await self._insert(row, "adding an alert")
+        return row
+
+    async def get_owned(self, alert_id: int, owner_id: int) -> Alert | None:
+        """Return the alert if ``owner_id`` owns it and it is not deleted, else ``None``."""
+        stmt = select(Alert).where(
+            Alert.id == alert_id, Alert.owner_id == owner_id, Alert.status != "deleted"
+        )
+        with translating("loading an alert"):
+            return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def list_for_owner(self, owner_id: int, status: str | None = None) -> Sequence[Alert]:
+        """The owner's alerts by id; all but deleted ones unless ``status`` is given."""
+        stmt = select(Alert).where(Alert.owner_id == owner_id)
+        if status is None:
+            stmt = stmt.where(Alert.status != "deleted")
+        else:
+            _check_status(status)
+            stmt = stmt.where(Alert.status == status)
+        with translating("listing alerts"):
+            return (await self.session.scalars(stmt.order_by(Alert.id))).all()
+
+    async def count_active(self, owner_id: int) -> int:
+        """Number of the owner's active alerts (for the per-user cap)."""
+        stmt = (
+            select(func.count())
+            .select_from(Alert)
+            .where(Alert.owner_id == owner_id, Alert.status == "active")
+        )
+        with translating("counting alerts"):
+            return int((await self.session.execute(stmt)).scalar_one())
+
+    async def list_active(self) -> Sequence[Alert]:
+        """Every active alert with its ``owner`` loaded, by id (for the evaluation tick)."""
+        stmt = (
+            select(Alert)
+            .where(Alert.status == "active")
+            .options(selectinload(Alert.owner))
+            .order_by(Alert.id)
+        )
+        with translating("listing active alerts"):
+            return (await self.session.scalars(stmt)).all()
+
+    async def update_status(self, alert: Alert, status: str) -> None:
+        """Set the status (``active``, ``paused``, ``triggered``, ``expired``, ``deleted``).
+
+        Raises:
+            ValueError: Unknown status.
+        """
+        _check_status(status)
+        await self._update(alert, {"status": status}, "updating an alert")
+
+    async def update_state(self, alert: Alert, state: Mapping[str, Any]) -> None:
+        """Replace the evaluation state (armed flag, last value...)."""
+        await self._update(alert, {"state": dict(state)}, "updating an alert")
+
+    async def expire_due(self, now: datetime) -> int:
+        """Mark active or paused alerts whose ``expires_at`` has passed as expired.
+
+        Returns:
+            How many alerts expired.
+        """
+        stmt = (
+            update(Alert)
+            .where(
+                Alert.status.in_(("active", "paused")),
+                Alert.expires_at.is_not(None),
+                Alert.expires_at <= now,
+            )
+            .values(status="expired")
+            .returning(Alert.id)
+        )
+        with translating("expiring alerts"):
+            return len((await self.session.execute(stmt)).all())
+
+    async def record_event(
+        self,
+        alert: Alert,
+        *,
+        fired_at: datetime,
+        message: str,
+        value: Decimal | None = None,
+        payload: Mapping[str, Any] | None = None,
+        state: Mapping[str, Any] | None = None,
+    ) -> AlertEvent:
+        """Record a firing: add an event, bump ``fire_count``, set ``last_fired_at``.
+
+        Args:
+            alert: The alert that fired.
+            fired_at: When it fired.
+            message: The text that was (or will be) sent.
+            value: The observed value that triggered it.
+            payload: Extra structured data.
+            state: New evaluation state to store with the firing, if any.
+        """
+        event = AlertEvent(
+            alert_id=alert.id,
+            fired_at=fired_at,
+            value=value,
+            message=message,
+            payload=dict(payload or {}),
+        )
+        await self._insert(event, "recording an alert event")
+        changes: dict[str, Any] = {"fire_count": alert.fire_count + 1, "last_fired_at": fired_at}
+        if state is not None:
+            changes["state"] = dict(state)
+        await self._update(alert, changes, "updating an alert")
+        return event
+
+    async def list_events(self, alert_id: int, *, limit: int = 20) -> Sequence[AlertEvent]:
+        """The alert's latest firings, newest first."""
+        stmt = (
+            select(AlertEvent)
+            .where(AlertEvent.alert_id == alert_id)
+            .order_by(AlertEvent.fired_at.desc(), AlertEvent.id.desc())
+            .limit(limit)
+        )
+        with translating("listing alert events"):
+            return (await self.session.scalars(stmt)).all()
