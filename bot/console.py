@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import getpass
 import logging
+import queue
 import shlex
 import sys
+import threading
 from collections.abc import Awaitable, Callable
 
 from bot.console_format import render_prices, render_stablecoins, render_top
@@ -114,19 +116,57 @@ class Console:
         return HELP
 
     async def run(self) -> None:
-        """Read lines until EOF or /quit, answering each."""
-        print("CryptoGuard console. Type /help for commands, /quit to leave.")
+        """Read lines until EOF or /quit, answering each.
+
+        Lines are read by a daemon thread, so a pending ``input()`` never keeps the
+        process alive after a SIGTERM.
+        """
+        reader = LineReader("> " if sys.stdin.isatty() else "")
+        print("CryptoGuard console. Type /help for commands, /quit to leave.", flush=True)
         while True:
-            try:
-                line = await asyncio.to_thread(input, "> ")
-            except (EOFError, KeyboardInterrupt):
-                print()
-                return
-            if line.strip().lower() in {"/quit", "/exit", "quit", "exit"}:
+            line = await reader.readline()
+            if line is None or line.strip().lower() in {"/quit", "/exit", "quit", "exit"}:
                 return
             answer = await self.handle(line)
             if answer:
                 print(answer, flush=True)
+
+
+class LineReader:
+    """Reads stdin lines on a daemon thread, one line per request.
+
+    Asking for the next line only when the previous answer is printed keeps the prompt
+    after the answer; ``None`` marks the end of input.
+    """
+
+    def __init__(self, prompt: str) -> None:
+        self._prompt = prompt
+        self._requests: queue.SimpleQueue[asyncio.Future[str | None]] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._read, name="console-input", daemon=True)
+        self._thread.start()
+
+    async def readline(self) -> str | None:
+        """The next line of input, or ``None`` at end of input."""
+        future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        self._requests.put(future)
+        return await future
+
+    def _read(self) -> None:
+        while True:
+            future = self._requests.get()
+            try:
+                line: str | None = input(self._prompt)
+            except (EOFError, KeyboardInterrupt, OSError, ValueError):
+                line = None
+            loop = future.get_loop()
+            loop.call_soon_threadsafe(_resolve, future, line)
+            if line is None:
+                return
+
+
+def _resolve(future: asyncio.Future[str | None], line: str | None) -> None:
+    if not future.done():
+        future.set_result(line)
 
 
 def split_currency(args: list[str]) -> tuple[list[str], str]:

@@ -8,6 +8,7 @@ starts up to ``misfire_grace_time`` late still runs.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC
@@ -37,6 +38,9 @@ def add_interval_job(
     async def guarded() -> None:
         try:
             await func()
+        except asyncio.CancelledError:
+            # Only the scheduler's shutdown cancels a run; the next start runs it again.
+            logger.info("scheduled job %s interrupted by shutdown", job_id)
         except Exception:  # a failing run must not kill the schedule; it is logged
             logger.exception("scheduled job %s failed", job_id)
 
@@ -46,5 +50,11 @@ def add_interval_job(
 
         kwargs["next_run_time"] = datetime.now(UTC)
     scheduler.add_job(
-        guarded, "interval", seconds=seconds, id=job_id, replace_existing=True, **kwargs
+        guarded,
+        "interval",
+        seconds=seconds,
+        id=job_id,
+        name=job_id,
+        replace_existing=True,
+        **kwargs,
     )

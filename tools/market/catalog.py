@@ -113,8 +113,17 @@ STABLECOINS: tuple[StablecoinSpec, ...] = (
 
 #: Market-cap rank of stablecoins among all coins (for ticker tie-breaks offline).
 STABLECOIN_RANKS: dict[str, int] = {
-    "tether": 3, "usd-coin": 7, "usds": 14, "ethena-usde": 24, "dai": 30, "paypal-usd": 50,
-    "first-digital-usd": 70, "usdd": 110, "true-usd": 150, "frax": 160, "euro-coin": 200,
+    "tether": 3,
+    "usd-coin": 7,
+    "usds": 14,
+    "ethena-usde": 24,
+    "dai": 30,
+    "paypal-usd": 50,
+    "first-digital-usd": 70,
+    "usdd": 110,
+    "true-usd": 150,
+    "frax": 160,
+    "euro-coin": 200,
     "stasis-eurs": 400,
 }
 
@@ -123,9 +132,21 @@ FX_USD: dict[str, float] = {"USD": 1.0, "EUR": 1.08, "GBP": 1.27, "JPY": 0.0066,
 
 #: Extra names people use for coins (lower-case), mapped to coin ids.
 ALIASES: dict[str, str] = {
-    "xbt": "bitcoin", "ether": "ethereum", "eth2": "ethereum", "bnb": "binancecoin",
-    "avax": "avalanche-2", "ton": "the-open-network", "toncoin": "the-open-network",
-    "doge": "dogecoin", "shib": "shiba-inu", "dot": "polkadot", "icp": "internet-computer",
-    "hbar": "hedera-hashgraph", "wif": "dogwifcoin",
-    "usdc": "usd-coin", "usdt": "tether", "usde": "ethena-usde", "inj": "injective-protocol",
+    "xbt": "bitcoin",
+    "ether": "ethereum",
+    "eth2": "ethereum",
+    "bnb": "binancecoin",
+    "avax": "avalanche-2",
+    "ton": "the-open-network",
+    "toncoin": "the-open-network",
+    "doge": "dogecoin",
+    "shib": "shiba-inu",
+    "dot": "polkadot",
+    "icp": "internet-computer",
+    "hbar": "hedera-hashgraph",
+    "wif": "dogwifcoin",
+    "usdc": "usd-coin",
+    "usdt": "tether",
+    "usde": "ethena-usde",
+    "inj": "injective-protocol",
 }

@@ -143,7 +143,10 @@ class OfflineMarket:
         for coin in COINS:
             sigma_h = coin.annual_vol / math.sqrt(HOURS_PER_YEAR)
             params = PathParams(
-                math.log(coin.price_usd), sigma_h, COIN_HALF_LIFE_H, COIN_JUMP_PROB,
+                math.log(coin.price_usd),
+                sigma_h,
+                COIN_HALF_LIFE_H,
+                COIN_JUMP_PROB,
                 COIN_JUMP_SIGMA,
             )
             self._assets[coin.id] = _Asset(
@@ -379,9 +382,7 @@ class OfflineMarket:
 
     # -- model -----------------------------------------------------------------------------
 
-    def _quote(
-        self, asset: _Asset, vs: str, now: datetime, rates: tuple[float, float]
-    ) -> Quote:
+    def _quote(self, asset: _Asset, vs: str, now: datetime, rates: tuple[float, float]) -> Quote:
         usd_now, usd_then = self._usd(asset, now), self._usd(asset, now - DAY)
         value = usd_now / rates[0]
         if asset.replay is not None and vs == "usd":
@@ -536,16 +537,22 @@ def _multiply(bars: HourBars, rate: HourBars) -> HourBars:
     within the hour (the factors' extremes need not coincide).
     """
     return HourBars(
-        bars.open * rate.open, bars.high * rate.high, bars.low * rate.low,
-        bars.close * rate.close, bars.volume,
+        bars.open * rate.open,
+        bars.high * rate.high,
+        bars.low * rate.low,
+        bars.close * rate.close,
+        bars.volume,
     )
 
 
 def _divide(bars: HourBars, rate: HourBars) -> HourBars:
     """Bars of a ratio of two prices (a coin in EUR or BTC); extremes are bounds."""
     return HourBars(
-        bars.open / rate.open, bars.high / rate.low, bars.low / rate.high,
-        bars.close / rate.close, bars.volume,
+        bars.open / rate.open,
+        bars.high / rate.low,
+        bars.low / rate.high,
+        bars.close / rate.close,
+        bars.volume,
     )
 
 
@@ -561,7 +568,12 @@ def _aggregate(bars: HourBars, h0: int, bar_hours: int) -> list[Candle]:
     return [
         Candle(hour_start(h0 + int(s)), o, h, low, c, v)
         for s, o, h, low, c, v in zip(
-            starts.tolist(), opens.tolist(), highs.tolist(), lows.tolist(), closes.tolist(),
-            volumes.tolist(), strict=True,
+            starts.tolist(),
+            opens.tolist(),
+            highs.tolist(),
+            lows.tolist(),
+            closes.tolist(),
+            volumes.tolist(),
+            strict=True,
         )
     ]

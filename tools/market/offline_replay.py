@@ -192,4 +192,3 @@ def _query(table: FloatArray, lo: IntArray, hi: IntArray, op: np.ufunc) -> Float
     k = np.floor(np.log2(length)).astype(np.int64)
     result: FloatArray = op(table[k, lo], table[k, hi - (1 << k) + 1])
     return result
-

@@ -125,7 +125,10 @@ class HourBars:
     def exp(self) -> HourBars:
         """The same bars with ``exp`` applied to the prices (volume unchanged)."""
         return HourBars(
-            np.exp(self.open), np.exp(self.high), np.exp(self.low), np.exp(self.close),
+            np.exp(self.open),
+            np.exp(self.high),
+            np.exp(self.low),
+            np.exp(self.close),
             self.volume,
         )
 
@@ -244,7 +247,10 @@ class SimPath:
         """Closed hourly bars for hours ``h0..h1-1`` (log prices, relative volume)."""
         x = self.grid(h0, h1)
         return HourBars(
-            x[:-1], self._gather("hi", h0, h1), self._gather("lo", h0, h1), x[1:],
+            x[:-1],
+            self._gather("hi", h0, h1),
+            self._gather("lo", h0, h1),
+            x[1:],
             self._gather("vol", h0, h1),
         )
 
@@ -259,8 +265,11 @@ class SimPath:
         o, h, low, c = self.partial_bar(now)
         volume = float(self._gather("vol", hour, hour + 1)[0]) * seconds / HOUR_S
         return HourBars(
-            np.append(closed.open, o), np.append(closed.high, h), np.append(closed.low, low),
-            np.append(closed.close, c), np.append(closed.volume, volume),
+            np.append(closed.open, o),
+            np.append(closed.high, h),
+            np.append(closed.low, low),
+            np.append(closed.close, c),
+            np.append(closed.volume, volume),
         )
 
     def intra(self, hour: int) -> FloatArray:

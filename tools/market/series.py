@@ -42,14 +42,42 @@ logger = logging.getLogger(__name__)
 
 #: Well-known time column names (normalised), best first.
 TIME_NAMES: tuple[str, ...] = (
-    "timestamp", "datetime", "date_time", "date", "time", "ts", "hour_start_utc",
-    "updatedat", "updated_at", "datetimeat", "snapped_at", "open_time", "opentime",
-    "time_utc", "date_utc", "timestamp_utc", "unix", "startedat", "started_at",
+    "timestamp",
+    "datetime",
+    "date_time",
+    "date",
+    "time",
+    "ts",
+    "hour_start_utc",
+    "updatedat",
+    "updated_at",
+    "datetimeat",
+    "snapped_at",
+    "open_time",
+    "opentime",
+    "time_utc",
+    "date_utc",
+    "timestamp_utc",
+    "unix",
+    "startedat",
+    "started_at",
 )
 #: Well-known price column names (normalised), best first after ``price`` and ``close``.
 PRICE_NAMES: tuple[str, ...] = (
-    "price", "close", "price_usd", "price_usd_close", "close_price", "closing_price",
-    "adj_close", "answer", "value", "rate", "last", "last_price", "mid", "usd",
+    "price",
+    "close",
+    "price_usd",
+    "price_usd_close",
+    "close_price",
+    "closing_price",
+    "adj_close",
+    "answer",
+    "value",
+    "rate",
+    "last",
+    "last_price",
+    "mid",
+    "usd",
 )
 #: Name fragments of columns that are a price, but not the price (used last).
 _SECONDARY = ("min", "max", "low", "high", "open", "change", "pct", "percent", "volume")
@@ -174,7 +202,10 @@ def load_price_series(
         )
     if skipped:
         logger.info(
-            "%s: skipped %d rows (%d bad times, %d bad prices)", file.name, skipped, bad_time,
+            "%s: skipped %d rows (%d bad times, %d bad prices)",
+            file.name,
+            skipped,
+            bad_time,
             bad_price,
         )
     points, duplicates = _dedupe(raw, scale)

@@ -191,6 +191,10 @@ class SymbolResolver:
         """How many coins are indexed."""
         return len(self._by_id)
 
+    def coins(self) -> list[CoinRef]:
+        """Every indexed coin."""
+        return list(self._by_id.values())
+
 
 def _rank(coin: CoinRef) -> int:
     return coin.market_cap_rank if coin.market_cap_rank is not None else _UNRANKED

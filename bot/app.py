@@ -1,0 +1,104 @@
+"""The composition root: opens shared resources once and wires the services.
+
+``open_app(settings)`` creates the database (and migrates it), the market with its
+HTTP clients, and the services every front-end uses; it closes them all on exit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from bot.settings import MarketMode, Settings
+from storage import Database, upgrade_database
+from tools.clock import Clock, SystemClock
+from tools.market.factory import MarketConfig, MarketHandle, open_market
+from tools.market.persist import QuoteStore
+from tools.market.service import PriceService
+from tools.market.stablecoins import PegThresholds
+from tools.market.symbols import SymbolResolver
+from tools.users import UserService
+
+logger = logging.getLogger(__name__)
+
+#: How many of the largest coins the scheduler keeps warm in the cache.
+REFRESH_TOP_N = 100
+
+
+@dataclass
+class App:
+    """Everything a front-end or job needs, opened once per process."""
+
+    settings: Settings
+    db: Database
+    market: MarketHandle
+    prices: PriceService
+    users: UserService
+    quote_store: QuoteStore
+    clock: Clock
+
+    async def refresh_market(self) -> None:
+        """Warm the caches (top coins, stablecoins) and persist the live quotes."""
+        report = await self.prices.get_top(REFRESH_TOP_N)
+        saved = await self.quote_store.save(report.quotes)
+        await self.prices.get_stablecoin_status()
+        logger.debug("market refreshed: %d quotes, %d saved", len(report.quotes), saved)
+
+
+def market_config(settings: Settings) -> MarketConfig:
+    """Plain market settings for the market factory."""
+    providers = settings.providers
+    key = providers.coingecko_api_key
+    return MarketConfig(
+        mode=settings.market.value,
+        coingecko_api_key=key.get_secret_value() if key is not None else None,
+        coingecko_plan=providers.coingecko_plan,
+        binance_base_url=providers.binance_base_url,
+        timeout_s=providers.timeout_s,
+        quote_ttl_s=providers.quote_ttl_s,
+        top_ttl_s=providers.top_ttl_s,
+        history_ttl_s=providers.history_ttl_s,
+        stablecoin_ttl_s=providers.stablecoin_ttl_s,
+        seed=settings.offline.seed,
+        replays=dict(settings.offline.replay),
+        replay_speed=settings.offline.replay_speed,
+    )
+
+
+@asynccontextmanager
+async def open_app(
+    settings: Settings, *, migrate: bool = True, clock: Clock | None = None
+) -> AsyncIterator[App]:
+    """Open the database, market and services; close them on exit."""
+    clock = clock or SystemClock()
+    db = Database.from_url(settings.resolved_database_url)
+    market: MarketHandle | None = None
+    try:
+        if migrate:
+            await upgrade_database(db.engine)
+        market = open_market(market_config(settings), clock=clock)
+        resolver = SymbolResolver(market.market, clock=clock)
+        store = QuoteStore(db)
+        if market.live is not None:
+            market.live.remember_quotes(await store.load([c.id for c in resolver.coins()]))
+        depeg = settings.depeg
+        prices = PriceService(
+            market.market,
+            resolver,
+            thresholds=PegThresholds(depeg.warn_pct, depeg.high_pct, depeg.critical_pct),
+            disagreement_pct=settings.providers.disagreement_pct,
+            stale_after_s=settings.providers.stale_after_s,
+            clock=clock,
+        )
+        users = UserService(db, admin_ids=settings.admin_ids, clock=clock)
+        if settings.market is MarketMode.OFFLINE:
+            logger.info(
+                "Market: offline (simulated%s)", ", with replays" if settings.offline.replay else ""
+            )
+        yield App(settings, db, market, prices, users, store, clock)
+    finally:
+        if market is not None:
+            await market.aclose()
+        await db.dispose()

@@ -1,0 +1,87 @@
+"""``UserService``: registering users on first contact and reading their profile.
+
+Identity always comes from the front-end's platform object (``UserRef``); nothing
+here accepts a user id from message text or model output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import time
+from decimal import Decimal
+
+from storage import Database, UserRepository
+from storage.models import User
+from tools.clock import Clock, SystemClock
+from tools.identity import ChatRef, UserRef
+
+
+@dataclass(frozen=True, slots=True)
+class UserProfile:
+    """What the services need to know about a user (a snapshot, safe to pass around)."""
+
+    id: int
+    platform: str
+    platform_user_id: str
+    display_name: str | None
+    timezone: str
+    base_currency: str
+    digest_time: time
+    digest_enabled: bool
+    depeg_alerts_enabled: bool
+    depeg_threshold_pct: Decimal
+    is_admin: bool
+    created: bool = False
+
+
+class UserService:
+    """Users as the platforms identify them.
+
+    Args:
+        db: The database.
+        admin_ids: ``platform:user-id`` strings granted admin rights by configuration.
+        clock: Time source.
+    """
+
+    def __init__(
+        self, db: Database, *, admin_ids: list[str] | None = None, clock: Clock | None = None
+    ):
+        self._db = db
+        self._admins = set(admin_ids or [])
+        self._clock = clock or SystemClock()
+
+    async def ensure(self, user: UserRef, chat: ChatRef | None = None) -> UserProfile:
+        """Register ``user`` on first contact, record activity, and return the profile."""
+        now = self._clock.now()
+        chat_id = chat.chat_id if chat is not None and chat.private else None
+        async with self._db.transaction() as session:
+            repo = UserRepository(session)
+            row, created = await repo.get_or_create(
+                user.platform,
+                user.platform_user_id,
+                display_name=user.display_name,
+                chat_id=chat_id,
+                now=now,
+            )
+            is_admin = f"{user.platform}:{user.platform_user_id}" in self._admins
+            if row.is_admin != is_admin:
+                await repo.update(row, is_admin=is_admin)
+            await repo.touch(row, now)
+            return _profile(row, created)
+
+
+def _profile(row: User, created: bool) -> UserProfile:
+    return UserProfile(
+        id=row.id,
+        platform=row.platform,
+        platform_user_id=row.platform_user_id,
+        display_name=row.display_name,
+        timezone=row.timezone,
+        base_currency=row.base_currency,
+        digest_time=row.digest_time,
+        digest_enabled=row.digest_enabled,
+        depeg_alerts_enabled=row.depeg_alerts_enabled,
+        depeg_threshold_pct=row.depeg_threshold_pct,
+        is_admin=row.is_admin,
+        created=created,
+    )
