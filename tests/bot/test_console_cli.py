@@ -1,0 +1,171 @@
+"""The console front-end and the CLI, end to end on the offline market."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.app import App, open_app
+from bot.cli import app as cli
+from bot.console import AGENT_NOT_WIRED, Console, split_currency
+from bot.settings import Settings
+from tools.clock import FakeClock
+from tools.identity import UserRef
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+USDC_CSV = (
+    Path(__file__).resolve().parents[3]
+    / "shared/stablecoins/usdc_usd_chainlink_hourly_20230309_20230312.csv"
+)
+
+
+@pytest.fixture
+def offline_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    for key in list(os.environ):
+        if key.startswith("CRYPTOGUARD_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("CRYPTOGUARD_MARKET", "offline")
+    monkeypatch.setenv("CRYPTOGUARD_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)  # no stray .env is read
+    yield tmp_path
+
+
+@pytest.fixture
+async def offline_app(database_url: str) -> AsyncIterator[App]:
+    settings = Settings(_env_file=None, market="offline", database_url=database_url)
+    async with open_app(settings, clock=FakeClock(NOW)) as application:
+        yield application
+
+
+async def test_console_commands(offline_app: App) -> None:
+    console = Console(offline_app.prices)
+    price = await console.handle("/price btc ETH")
+    assert "SIMULATED" in price
+    assert "BTC" in price and "Bitcoin" in price and "Ethereum" in price
+    assert "$" in price
+    eur = await console.handle("/price xrp in eur")
+    assert "PRICE (EUR)" in eur and "€" in eur
+    top = await console.handle("/top 5")
+    assert len([line for line in top.splitlines() if line[:2].strip().isdigit()]) == 5
+    depeg = await console.handle("/depeg usdc eurc")
+    assert "USDC" in depeg and "EURC" in depeg and "EUR" in depeg
+    assert "/price" in await console.handle("/help")
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("/price", "Usage: /price"),
+        ("/price nosuchcoin", 'Unknown coin "nosuchcoin"'),
+        ("/price btc in doge", 'Unsupported currency "doge"'),
+        ("/price <script>", "is not a coin symbol"),
+        ("/top abc", '"abc" is not a number'),
+        ("/top 1000", "1 to 100"),
+        ("/depeg btc", "not a tracked stablecoin"),
+        ("/frobnicate", "Unknown command /frobnicate"),
+        ('/price "unclosed', "is not a coin symbol"),
+        ("what's the price of btc?", AGENT_NOT_WIRED),
+        ("", ""),
+    ],
+)
+async def test_console_bad_input_gets_specific_messages(
+    offline_app: App, line: str, expected: str
+) -> None:
+    answer = await Console(offline_app.prices).handle(line)
+    assert expected in answer
+    assert "Traceback" not in answer
+
+
+async def test_unexpected_errors_become_an_incident_id(
+    offline_app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    console = Console(offline_app.prices)
+
+    async def broken(args: list[str]) -> str:
+        raise RuntimeError("secret internals")
+
+    console._commands["price"] = broken
+    answer = await console.handle("/price btc")
+    assert "incident" in answer and "secret internals" not in answer
+    assert any("incident" in r.getMessage() for r in caplog.records)
+
+
+async def test_users_are_registered_once_per_platform_identity(offline_app: App) -> None:
+    ref = UserRef("console", "alice", "Alice")
+    first = await offline_app.users.ensure(ref)
+    again = await offline_app.users.ensure(ref)
+    assert first.created and not again.created and first.id == again.id
+    other = await offline_app.users.ensure(UserRef("telegram", "alice"))
+    assert other.id != first.id
+
+
+def test_split_currency() -> None:
+    assert split_currency(["btc,", "eth", "in", "eur"]) == (["btc", "eth"], "eur")
+    assert split_currency(["btc"]) == (["btc"], "usd")
+
+
+def test_cli_version_and_help() -> None:
+    runner = CliRunner()
+    result = runner.invoke(cli, ["--version"])
+    assert result.exit_code == 0 and result.stdout.startswith("cryptoguard ")
+    result = runner.invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    for command in ("run", "chat", "price", "top", "depeg", "db"):
+        assert command in result.stdout
+
+
+def test_cli_price_top_depeg_and_db_upgrade(offline_env: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(cli, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert (offline_env / "data" / "cryptoguard.db").exists()
+    result = runner.invoke(cli, ["price", "btc", "sol", "--vs", "eur"])
+    assert result.exit_code == 0, result.output
+    assert "SOL" in result.stdout and "PRICE (EUR)" in result.stdout
+    result = runner.invoke(cli, ["top", "3"])
+    assert result.exit_code == 0 and "Top" in result.stdout
+    result = runner.invoke(cli, ["depeg"])
+    assert result.exit_code == 0 and "tracked stablecoins" in result.stdout
+
+
+def test_cli_errors_are_plain_messages_with_exit_code(offline_env: Path) -> None:
+    result = CliRunner().invoke(cli, ["price", "nosuchcoin"])
+    assert result.exit_code == 1
+    assert 'Unknown coin "nosuchcoin"' in result.output
+    assert "Traceback" not in result.output
+
+
+def test_cli_rejects_invalid_configuration(
+    offline_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CRYPTOGUARD_MARKET", "sometimes")
+    result = CliRunner().invoke(cli, ["price", "btc"])
+    assert result.exit_code == 2 and "Invalid configuration" in result.output
+    assert "market" in result.output
+
+
+def test_chat_reads_until_end_of_input(offline_env: Path) -> None:
+    result = CliRunner().invoke(cli, ["chat"], input="/price btc\nhello\n")
+    assert result.exit_code == 0, result.output
+    assert "BTC" in result.stdout and AGENT_NOT_WIRED in result.stdout
+
+
+@pytest.mark.skipif(not USDC_CSV.exists(), reason="../shared/stablecoins is not present")
+def test_replay_through_settings(offline_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRYPTOGUARD_OFFLINE__REPLAY", f"USDC={USDC_CSV}")
+    result = CliRunner().invoke(cli, ["price", "usdc"])
+    assert result.exit_code == 0, result.output
+    assert "replayed from usdc_usd_chainlink_hourly" in result.stdout
+
+
+def test_missing_replay_file_is_a_configuration_error(
+    offline_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CRYPTOGUARD_OFFLINE__REPLAY", "USDC=/nonexistent/usdc.csv")
+    result = CliRunner().invoke(cli, ["price", "usdc"])
+    assert result.exit_code == 1 and "Replay file for USDC not found" in result.output
