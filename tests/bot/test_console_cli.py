@@ -14,14 +14,13 @@ from bot.app import App, open_app
 from bot.cli import app as cli
 from bot.console import AGENT_NOT_WIRED, Console, split_currency
 from bot.settings import Settings
+from tests.shared_data import SKIP_REASON, USDC_HOURLY
 from tools.clock import FakeClock
 from tools.identity import UserRef
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
-USDC_CSV = (
-    Path(__file__).resolve().parents[3]
-    / "shared/stablecoins/usdc_usd_chainlink_hourly_20230309_20230312.csv"
-)
+USDC_CSV = USDC_HOURLY
+
 
 
 @pytest.fixture
@@ -155,7 +154,7 @@ def test_chat_reads_until_end_of_input(offline_env: Path) -> None:
     assert "BTC" in result.stdout and AGENT_NOT_WIRED in result.stdout
 
 
-@pytest.mark.skipif(not USDC_CSV.exists(), reason="../shared/stablecoins is not present")
+@pytest.mark.skipif(not USDC_CSV.exists(), reason=SKIP_REASON)
 def test_replay_through_settings(offline_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CRYPTOGUARD_OFFLINE__REPLAY", f"USDC={USDC_CSV}")
     result = CliRunner().invoke(cli, ["price", "usdc"])

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests import shared_data
 from tools.clock import FakeClock
 from tools.errors import (
     ConfigurationError,
@@ -30,7 +31,7 @@ from tools.market.types import INTERVALS, CoinRef, DataOrigin, Quote
 
 T = TypeVar("T")
 T0 = datetime(2025, 11, 20, 12, 34, 56, tzinfo=UTC)
-SHARED = Path("/work/shared/stablecoins")
+SHARED = shared_data.STABLECOINS
 HOURLY = SHARED / "usdc_usd_chainlink_hourly_20230309_20230312.csv"
 ROUNDS = SHARED / "etherisc_usdc_usd_chainlink_rounds_20221120_20230312.csv"
 needs_shared = pytest.mark.skipif(

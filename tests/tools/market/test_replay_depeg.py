@@ -4,24 +4,22 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
+from tests.shared_data import SKIP_REASON, USDC_HOURLY
 from tools.clock import FakeClock
 from tools.market.factory import MarketConfig, open_market
 from tools.market.service import PriceService
 from tools.market.stablecoins import PegSeverity
 from tools.market.symbols import SymbolResolver
 
-USDC_CSV = (
-    Path(__file__).resolve().parents[4]
-    / "shared/stablecoins/usdc_usd_chainlink_hourly_20230309_20230312.csv"
-)
+USDC_CSV = USDC_HOURLY
+
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-@pytest.mark.skipif(not USDC_CSV.exists(), reason="../shared/stablecoins is not present")
+@pytest.mark.skipif(not USDC_CSV.exists(), reason=SKIP_REASON)
 @pytest.mark.parametrize(
     ("seconds", "price", "severity"),
     [

@@ -10,10 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests import shared_data
 from tools.errors import UserInputError
 from tools.market.series import PriceSeries, load_price_series, parse_price, parse_time
 
-SHARED = Path("/work/shared/stablecoins")
+SHARED = shared_data.STABLECOINS
 HOURLY = SHARED / "usdc_usd_chainlink_hourly_20230309_20230312.csv"
 ROUNDS = SHARED / "etherisc_usdc_usd_chainlink_rounds_20221120_20230312.csv"
 needs_shared = pytest.mark.skipif(
