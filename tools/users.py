@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from datetime import time
 from decimal import Decimal
 
-from storage import Database, UserRepository
+from storage import AuditLogRepository, Database, UserRepository
 from storage.models import User
 from tools.clock import Clock, SystemClock
+from tools.errors import UserInputError
 from tools.identity import ChatRef, UserRef
+from tools.settings_parse import parse_depeg_threshold, parse_digest_time, parse_timezone
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +70,65 @@ class UserService:
                 await repo.update(row, is_admin=is_admin)
             await repo.touch(row, now)
             return _profile(row, created)
+
+    async def update_settings(
+        self,
+        user: UserRef,
+        *,
+        timezone: str | None = None,
+        digest_time: str | None = None,
+        digest_enabled: bool | None = None,
+        depeg_threshold: object | None = None,
+    ) -> tuple[UserProfile, list[str]]:
+        """Validate and apply preference changes; nothing is stored if any value is invalid.
+
+        Returns:
+            The updated profile and one sentence per change.
+
+        Raises:
+            UserInputError: No change given, or an invalid value (with the reason).
+        """
+        fields: dict[str, object] = {}
+        changes: list[str] = []
+        if timezone is not None:
+            fields["timezone"] = zone = parse_timezone(timezone)
+            changes.append(f"Timezone set to {zone}.")
+        if digest_time is not None:
+            fields["digest_time"] = at = parse_digest_time(digest_time)
+            changes.append(f"Daily digest time set to {at:%H:%M}.")
+        if digest_enabled is not None:
+            fields["digest_enabled"] = bool(digest_enabled)
+            changes.append("Daily digest " + ("enabled." if digest_enabled else "disabled."))
+        if depeg_threshold is not None:
+            fields["depeg_threshold_pct"] = pct = parse_depeg_threshold(depeg_threshold)
+            changes.append(f"Default depeg alert threshold set to {pct}%.")
+        if not fields:
+            raise UserInputError(
+                "Nothing to change. You can set your timezone, digest time, digest on/off "
+                "and default depeg threshold."
+            )
+        now = self._clock.now()
+        async with self._db.transaction() as session:
+            repo = UserRepository(session)
+            row, created = await repo.get_or_create(
+                user.platform, user.platform_user_id, display_name=user.display_name, now=now
+            )
+            await repo.update(row, **fields)
+            await AuditLogRepository(session).record(
+                "settings.update",
+                user_id=row.id,
+                details={k: str(v) for k, v in fields.items()},
+                now=now,
+            )
+            return _profile(row, created), changes
+
+    async def get_profile(self, user: UserRef) -> UserProfile | None:
+        """The stored profile of ``user``, or ``None`` if they never used CryptoGuard."""
+        async with self._db.transaction(readonly=True) as session:
+            row = await UserRepository(session).get_by_platform_id(
+                user.platform, user.platform_user_id
+            )
+            return None if row is None else _profile(row, False)
 
 
 def _profile(row: User, created: bool) -> UserProfile:
