@@ -32,6 +32,7 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -112,6 +113,10 @@ class User(Base):
     unreachable_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: Long-term memory the assistant keeps about the user (favourite coins...).
+    memory: Mapped[dict[str, Any]] = mapped_column(
+        JsonType, default=dict, server_default=text("'{}'")
+    )
 
 
 class ChatSubscription(Base):

@@ -33,6 +33,7 @@ class UserProfile:
     depeg_alerts_enabled: bool
     depeg_threshold_pct: Decimal
     is_admin: bool
+    favourite_coins: tuple[str, ...] = ()
     created: bool = False
 
 
@@ -122,6 +123,24 @@ class UserService:
             )
             return _profile(row, created), changes
 
+    async def remember_coins(self, user: UserRef, symbols: list[str]) -> None:
+        """Count coins the user asked about, so the assistant knows their favourites."""
+        wanted = [s.upper() for s in symbols if s and len(s) <= 20]
+        if not wanted:
+            return
+        async with self._db.transaction() as session:
+            repo = UserRepository(session)
+            row = await repo.get_by_platform_id(user.platform, user.platform_user_id)
+            if row is None:
+                return
+            memory = dict(row.memory or {})
+            counts = {str(k): int(v) for k, v in dict(memory.get("coins") or {}).items()}
+            for symbol in wanted:
+                counts[symbol] = counts.get(symbol, 0) + 1
+            top = sorted(counts.items(), key=lambda kv: -kv[1])[:MAX_REMEMBERED_COINS]
+            memory["coins"] = dict(top)
+            await repo.update(row, memory=memory)
+
     async def get_profile(self, user: UserRef) -> UserProfile | None:
         """The stored profile of ``user``, or ``None`` if they never used CryptoGuard."""
         async with self._db.transaction(readonly=True) as session:
@@ -144,5 +163,19 @@ def _profile(row: User, created: bool) -> UserProfile:
         depeg_alerts_enabled=row.depeg_alerts_enabled,
         depeg_threshold_pct=row.depeg_threshold_pct,
         is_admin=row.is_admin,
+        favourite_coins=favourites(row.memory),
         created=created,
     )
+
+
+#: How many coin mentions the long-term memory keeps (the most frequent win).
+MAX_REMEMBERED_COINS = 20
+
+
+def favourites(memory: dict[str, object] | None, limit: int = 5) -> tuple[str, ...]:
+    """The user's most asked-about coins, from their long-term memory."""
+    counts = (memory or {}).get("coins")
+    if not isinstance(counts, dict):
+        return ()
+    ranked = sorted(counts.items(), key=lambda kv: (-int(kv[1]), kv[0]))
+    return tuple(str(symbol) for symbol, _ in ranked[:limit])

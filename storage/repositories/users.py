@@ -25,6 +25,7 @@ UPDATABLE_USER_FIELDS = frozenset(
         "depeg_alerts_enabled",
         "depeg_threshold_pct",
         "is_admin",
+        "memory",
         "reachable",
         "unreachable_reason",
         "unreachable_since",

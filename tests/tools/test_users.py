@@ -93,3 +93,13 @@ def test_timezone_names(text: str, zone: str) -> None:
 )  # fmt: skip
 def test_digest_times(text: str, at: time) -> None:
     assert parse_digest_time(text) == at
+
+
+async def test_long_term_memory_keeps_favourite_coins(db: Database) -> None:
+    service = users(db)
+    await service.ensure(ALICE)
+    await service.remember_coins(ALICE, ["eth", "BTC"])
+    await service.remember_coins(ALICE, ["ETH", "SOL"])
+    await service.remember_coins(UserRef("telegram", "nobody"), ["DOGE"])  # unknown user: no-op
+    profile = await service.get_profile(ALICE)
+    assert profile is not None and profile.favourite_coins == ("ETH", "BTC", "SOL")

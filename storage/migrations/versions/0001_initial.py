@@ -70,6 +70,7 @@ def upgrade() -> None:
         sa.Column("unreachable_since", _ts(), nullable=True),
         sa.Column("created_at", _ts(), nullable=False),
         sa.Column("last_seen_at", _ts(), nullable=True),
+        sa.Column("memory", _json(), nullable=False, server_default=sa.text("'{}'")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint(
             "platform", "platform_user_id", name=op.f("uq_users_platform_platform_user_id")

@@ -1,0 +1,91 @@
+"""What the offline language understanding returns: a tool call or a chat reply.
+
+``understand`` (in :mod:`agents.offline.nlu`) turns one user message into either a
+:class:`ToolIntent` (call this tool with these arguments) or a :class:`ChatIntent`
+(answer in words: a greeting, help, an off-topic note, a clarifying question or a
+refusal). :class:`TurnContext` carries the previous turn's tool call for follow-ups
+such as "and SOL?".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+ChatKind = Literal["greeting", "off_topic", "help", "unclear", "refusal"]
+
+#: Every tool of the agent's contract, by the name the model sees.
+TOOL_NAMES: frozenset[str] = frozenset(
+    {
+        "get_price",
+        "market_overview",
+        "stablecoin_status",
+        "price_history",
+        "price_chart",
+        "technical_analysis",
+        "evaluate_formula",
+        "backtest_strategy",
+        "create_alert",
+        "list_alerts",
+        "delete_alert",
+        "portfolio_summary",
+        "record_trade",
+        "portfolio_risk",
+        "set_target_allocation",
+        "rebalance_plan",
+        "tax_report",
+        "daily_digest",
+        "update_settings",
+        "market_sentiment",
+    }
+)
+
+#: Tools that change the user's state; never called on an obviously invalid request.
+MUTATING_TOOLS: frozenset[str] = frozenset(
+    {"create_alert", "delete_alert", "record_trade", "set_target_allocation", "update_settings"}
+)
+
+
+@dataclass(frozen=True)
+class ToolIntent:
+    """Call ``tool`` with ``args``.
+
+    Attributes:
+        tool: A name from :data:`TOOL_NAMES`.
+        args: Only the arguments the user expressed (symbols as upper-case tickers).
+        confidence: How sure the recogniser is, from 0 to 1.
+    """
+
+    tool: str
+    args: dict[str, Any]
+    confidence: float
+
+
+@dataclass(frozen=True)
+class ChatIntent:
+    """Answer in words instead of calling a tool.
+
+    Attributes:
+        kind: ``greeting``, ``off_topic``, ``help``, ``unclear`` (a clarifying question is
+            due) or ``refusal`` (the request is invalid or not allowed).
+        reason: A plain sentence for the user (why it was refused, what is missing).
+    """
+
+    kind: ChatKind
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class TurnContext:
+    """The previous turn's tool call, for follow-ups ("and SOL?", "in eur?").
+
+    Attributes:
+        last_tool: The tool called in the previous turn.
+        last_args: Its arguments.
+    """
+
+    last_tool: str | None = None
+    last_args: dict[str, Any] | None = None
+
+
+Intent = ToolIntent | ChatIntent
