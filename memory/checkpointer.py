@@ -1,0 +1,67 @@
+"""LangGraph checkpointers: conversation memory on SQLite or PostgreSQL.
+
+SQLite deployments keep checkpoints in their own file next to the main database
+(``data/cryptoguard.db`` -> ``data/cryptoguard-checkpoints.db``), so LangGraph's
+connection never contends with the application's write transactions. PostgreSQL
+deployments use the same database through a psycopg pool (autocommit, as
+``AsyncPostgresSaver.setup()`` requires).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.memory import InMemorySaver
+
+
+def checkpoint_location(database_url: str) -> tuple[str, str]:
+    """``("postgres", libpq URL)`` or ``("sqlite", file path or ":memory:")`` for a DB URL."""
+    scheme, _, rest = database_url.partition("://")
+    driver = scheme.split("+", 1)[0]
+    if driver in ("postgresql", "postgres"):
+        return "postgres", f"postgresql://{rest}"
+    if driver == "sqlite":
+        path = rest[1:] if rest.startswith("/") else rest
+        if path in ("", ":memory:"):
+            return "sqlite", ":memory:"
+        db = Path(path.split("?", 1)[0])
+        return "sqlite", str(db.with_name(f"{db.stem}-checkpoints{db.suffix or '.db'}"))
+    raise ValueError(f"no checkpointer for database scheme {scheme!r}")
+
+
+@asynccontextmanager
+async def open_checkpointer(database_url: str) -> AsyncIterator[BaseCheckpointSaver[str]]:
+    """Open the checkpointer that belongs with ``database_url``; closed on exit."""
+    kind, where = checkpoint_location(database_url)
+    if kind == "postgres":
+        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+        from psycopg.rows import dict_row
+        from psycopg_pool import AsyncConnectionPool
+
+        pool: AsyncConnectionPool = AsyncConnectionPool(
+            where,
+            min_size=1,
+            max_size=5,
+            open=False,
+            kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+        )
+        await pool.open()
+        try:
+            saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
+            await saver.setup()
+            yield saver
+        finally:
+            await pool.close()
+        return
+    if where == ":memory:":
+        yield InMemorySaver()
+        return
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    Path(where).parent.mkdir(parents=True, exist_ok=True)
+    async with AsyncSqliteSaver.from_conn_string(where) as sqlite_saver:
+        await sqlite_saver.setup()
+        yield sqlite_saver

@@ -1,0 +1,29 @@
+"""LangChain tool adapters over the capabilities, and the agent's tool contract.
+
+``build_tools(...)`` returns every tool whose capability exists in this version; the
+agent registers exactly those. Identity reaches tools through the injected runtime
+context (:class:`ToolContext`), never through a model-visible argument.
+"""
+
+from __future__ import annotations
+
+from langchain_core.tools import BaseTool
+
+from tools.adapters.context import ToolContext
+from tools.adapters.contract import CAPABILITIES, MUTATING
+from tools.adapters.market import market_tools
+from tools.adapters.settings import settings_tools
+from tools.market.service import PriceService
+from tools.users import UserService
+
+
+def build_tools(prices: PriceService, users: UserService) -> list[BaseTool]:
+    """All tools available in this version."""
+    tools = [*market_tools(prices, users), *settings_tools(users)]
+    unknown = {t.name for t in tools} - set(CAPABILITIES)
+    if unknown:
+        raise RuntimeError(f"tools outside the contract: {sorted(unknown)}")
+    return tools
+
+
+__all__ = ["CAPABILITIES", "MUTATING", "ToolContext", "build_tools"]
