@@ -8,22 +8,16 @@ text never reaches users (or an LLM provider).
 from __future__ import annotations
 
 import logging
-import secrets
 
-from tools.errors import CryptoGuardError
+from tools.errors import CryptoGuardError, new_incident_id
 
 logger = logging.getLogger(__name__)
-
-
-def incident_id() -> str:
-    """A short random id that ties a user-visible apology to a log record."""
-    return secrets.token_hex(4)
 
 
 def render_error(exc: BaseException) -> str:
     """Plain-text message for ``exc``; unexpected errors are logged with an incident id."""
     if isinstance(exc, CryptoGuardError):
         return exc.user_message
-    ident = incident_id()
+    ident = new_incident_id()
     logger.error("incident %s: unexpected error", ident, exc_info=exc)
     return f"Sorry, something went wrong on our side (incident {ident}). Please try again."

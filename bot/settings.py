@@ -119,6 +119,18 @@ class DepegSettings(BaseModel):
         return self
 
 
+class AgentSettings(BaseModel):
+    """The conversational agent's limits and memory."""
+
+    recursion_limit: int = Field(default=16, ge=4, le=100)
+    max_model_calls: int = Field(default=6, ge=2, le=50)
+    history_exchanges: int = Field(default=10, ge=1, le=100)
+    max_message_chars: int = Field(default=2000, ge=100, le=20000)
+    turns_per_minute: int = Field(default=10, ge=1)
+    turns_per_day: int = Field(default=500, ge=1)
+    daily_token_budget: int = Field(default=200_000, ge=1000)
+
+
 class Settings(BaseSettings):
     """All CryptoGuard settings.
 
@@ -150,6 +162,7 @@ class Settings(BaseSettings):
     providers: ProviderSettings = Field(default_factory=ProviderSettings)
     offline: OfflineSettings = Field(default_factory=OfflineSettings)
     depeg: DepegSettings = Field(default_factory=DepegSettings)
+    agent: AgentSettings = Field(default_factory=AgentSettings)
 
     @field_validator("market", "llm", "log_level", mode="before")
     @classmethod

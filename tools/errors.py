@@ -24,6 +24,7 @@ Hierarchy::
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 
 
@@ -118,3 +119,8 @@ class ConfigurationError(CryptoGuardError):
     """Settings are missing or inconsistent."""
 
     default_message = "CryptoGuard is not configured correctly."
+
+
+def new_incident_id() -> str:
+    """A short random id tying a user-visible apology to a log record."""
+    return secrets.token_hex(4)
