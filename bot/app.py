@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.settings import MarketMode, Settings
 from storage import Database, upgrade_database
@@ -20,6 +21,9 @@ from tools.market.service import PriceService
 from tools.market.stablecoins import PegThresholds
 from tools.market.symbols import SymbolResolver
 from tools.users import UserService
+
+if TYPE_CHECKING:
+    from agents.service import AgentService
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +42,7 @@ class App:
     users: UserService
     quote_store: QuoteStore
     clock: Clock
+    agent: AgentService | None = None
 
     async def refresh_market(self) -> None:
         """Warm the caches (top coins, stablecoins) and persist the live quotes."""
@@ -68,13 +73,63 @@ def market_config(settings: Settings) -> MarketConfig:
 
 
 @asynccontextmanager
+async def open_agent(
+    settings: Settings, prices: PriceService, users: UserService, clock: Clock
+) -> AsyncIterator[AgentService]:
+    """Build the agent (model, tools, checkpointer) and close its checkpointer on exit.
+
+    LangChain is imported here, not at module level, so commands that need no agent
+    start fast.
+    """
+    from agents.graph import build_agent
+    from agents.guard import TokenBudget, TurnLimiter
+    from agents.model import ModelConfig, build_chat_model, uses_llm
+    from agents.service import AgentService
+    from memory import open_checkpointer
+    from tools.adapters import build_tools
+
+    key = settings.openai.api_key
+    config = ModelConfig(
+        mode=settings.llm.value,
+        api_key=key.get_secret_value() if key is not None else None,
+        base_url=settings.openai.base_url,
+        model=settings.openai.model,
+        timeout_s=settings.openai.timeout_s,
+    )
+    limits = settings.agent
+    async with open_checkpointer(settings.resolved_database_url) as checkpointer:
+        graph = build_agent(
+            build_chat_model(config),
+            build_tools(prices, users),
+            checkpointer=checkpointer,
+            history_exchanges=limits.history_exchanges,
+            max_model_calls=limits.max_model_calls,
+        )
+        paid = uses_llm(config)
+        logger.info("Agent model: %s", f"{config.model} (OpenAI-compatible)" if paid else "offline")
+        yield AgentService(
+            graph,
+            users,
+            limiter=TurnLimiter(limits.turns_per_minute, limits.turns_per_day, clock=clock),
+            budget=TokenBudget(limits.daily_token_budget, clock=clock) if paid else None,
+            recursion_limit=limits.recursion_limit,
+            max_message_chars=limits.max_message_chars,
+        )
+
+
+@asynccontextmanager
 async def open_app(
-    settings: Settings, *, migrate: bool = True, clock: Clock | None = None
+    settings: Settings,
+    *,
+    migrate: bool = True,
+    clock: Clock | None = None,
+    with_agent: bool = False,
 ) -> AsyncIterator[App]:
-    """Open the database, market and services; close them on exit."""
+    """Open the database, market and services (and the agent); close them on exit."""
     clock = clock or SystemClock()
     db = Database.from_url(settings.resolved_database_url)
     market: MarketHandle | None = None
+    stack = AsyncExitStack()
     try:
         if migrate:
             await upgrade_database(db.engine)
@@ -97,8 +152,12 @@ async def open_app(
             logger.info(
                 "Market: offline (simulated%s)", ", with replays" if settings.offline.replay else ""
             )
-        yield App(settings, db, market, prices, users, store, clock)
+        agent = None
+        if with_agent:
+            agent = await stack.enter_async_context(open_agent(settings, prices, users, clock))
+        yield App(settings, db, market, prices, users, store, clock, agent)
     finally:
+        await stack.aclose()
         if market is not None:
             await market.aclose()
         await db.dispose()

@@ -76,7 +76,9 @@ def _secret_values(settings: Settings) -> list[str]:
     return [s.get_secret_value() for s in secrets if s is not None]
 
 
-def _run(body: Callable[[App], Awaitable[T]], *, migrate: bool = True) -> T:
+def _run(
+    body: Callable[[App], Awaitable[T]], *, migrate: bool = True, with_agent: bool = False
+) -> T:
     """Open the application, run ``body`` with it, close it; errors become messages."""
     from bot.app import open_app
     from bot.errors import render_error
@@ -84,7 +86,7 @@ def _run(body: Callable[[App], Awaitable[T]], *, migrate: bool = True) -> T:
     settings = _settings()
 
     async def runner() -> T:
-        async with open_app(settings, migrate=migrate) as application:
+        async with open_app(settings, migrate=migrate, with_agent=with_agent) as application:
             return await body(application)
 
     try:
@@ -107,7 +109,7 @@ def run() -> None:
     """Start the configured front-ends and the scheduler (the console when no token is set)."""
     from bot.runner import run_application
 
-    _run(run_application)
+    _run(run_application, with_agent=True)
 
 
 @app.command()
@@ -117,9 +119,45 @@ def chat() -> None:
 
     async def body(application: App) -> None:
         await application.users.ensure(local_user())
-        await Console(application.prices, color=_color()).run()
+        await Console(application.prices, agent=application.agent, color=_color()).run()
 
-    _run(body)
+    _run(body, with_agent=True)
+
+
+@app.command()
+def ask(
+    question: Annotated[str | None, typer.Argument(help="The question to ask")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print a JSON object")] = False,
+    batch: Annotated[
+        str | None,
+        typer.Option("--batch", help='JSONL file of {"q": ...} objects, or - for stdin'),
+    ] = None,
+) -> None:
+    """Ask the assistant one question (or a batch, each in a fresh conversation)."""
+    import sys
+
+    from bot.ask import answer_batch, answer_one
+
+    if (question is None) == (batch is None):
+        typer.echo("Give either a QUESTION or --batch FILE.", err=True)
+        raise typer.Exit(2)
+    if batch is not None:
+        try:
+            lines = sys.stdin.read() if batch == "-" else open(batch, encoding="utf-8").read()
+        except OSError as exc:
+            typer.echo(f"Cannot read {batch}: {exc.strerror}", err=True)
+            raise typer.Exit(2) from None
+
+        async def run_batch(application: App) -> None:
+            await answer_batch(application, lines.splitlines(), json_output, typer.echo)
+
+        _run(run_batch, with_agent=True)
+        return
+
+    async def run_one(application: App) -> None:
+        await answer_one(application, question or "", json_output, typer.echo)
+
+    _run(run_one, with_agent=True)
 
 
 @app.command()

@@ -15,11 +15,15 @@ import shlex
 import sys
 import threading
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from bot.console_format import render_prices, render_stablecoins, render_top
 from bot.errors import render_error
 from tools.identity import ChatRef, UserRef
 from tools.market.service import PriceService
+
+if TYPE_CHECKING:
+    from agents.service import AgentReply, AgentService
 
 logger = logging.getLogger(__name__)
 
@@ -28,12 +32,13 @@ Commands:
   /price SYMBOL... [in CUR]   prices, e.g. /price btc eth sol   or   /price xrp in eur
   /top [N]                    the N largest coins with the day's gainers and losers (default 10)
   /depeg [SYMBOL...]          stablecoin peg health, e.g. /depeg   or   /depeg usdc dai
+  /reset                      forget this conversation and start a new one
   /help                       this help
   /quit                       leave
-Free text goes to the assistant (not available yet in this version)."""
+Anything else is a question for the assistant, e.g. "how much is ethereum in euros?"."""
 
 AGENT_NOT_WIRED = (
-    "The conversational assistant is not available in this version yet, so free text "
+    "The conversational assistant is not running in this session, so free text "
     "cannot be answered. Use a command instead; /help lists them."
 )
 
@@ -55,8 +60,11 @@ class Console:
         color: Emit ANSI colours.
     """
 
-    def __init__(self, prices: PriceService, *, color: bool = False) -> None:
+    def __init__(
+        self, prices: PriceService, *, agent: AgentService | None = None, color: bool = False
+    ) -> None:
         self.prices = prices
+        self.agent = agent
         self.color = color
         self.user = local_user()
         self.chat = ChatRef("console", 0, private=True)
@@ -67,6 +75,7 @@ class Console:
             "depeg": self._depeg,
             "help": self._help,
             "start": self._help,
+            "reset": self._reset,
         }
 
     async def handle(self, line: str) -> str:
@@ -75,8 +84,9 @@ class Console:
         if not text:
             return ""
         if not text.startswith("/"):
-            logger.debug("free text from console user: %r", text)
-            return AGENT_NOT_WIRED
+            if self.agent is None:
+                return AGENT_NOT_WIRED
+            return render_agent_reply(await self.agent.reply(self.user, self.chat, text))
         try:
             parts = shlex.split(text[1:])
         except ValueError:
@@ -114,6 +124,12 @@ class Console:
 
     async def _help(self, args: list[str]) -> str:
         return HELP
+
+    async def _reset(self, args: list[str]) -> str:
+        if self.agent is None:
+            return "There is no conversation to reset."
+        await self.agent.reset(self.user, self.chat)
+        return "Conversation cleared. What would you like to know?"
 
     async def run(self) -> None:
         """Read lines until EOF or /quit, answering each.
@@ -167,6 +183,13 @@ class LineReader:
 def _resolve(future: asyncio.Future[str | None], line: str | None) -> None:
     if not future.done():
         future.set_result(line)
+
+
+def render_agent_reply(reply: AgentReply) -> str:
+    """The assistant's answer, with attachments listed by name."""
+    lines = [reply.text]
+    lines += [f"[attachment: {a.filename}] {a.caption}".rstrip() for a in reply.attachments]
+    return "\n".join(lines)
 
 
 def split_currency(args: list[str]) -> tuple[list[str], str]:
