@@ -6,6 +6,7 @@ for: stopping floods and runaway spend, not billing.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from datetime import date, timedelta
 
@@ -46,7 +47,7 @@ class TurnLimiter:
         if day != now.date():
             day, used = now.date(), 0
         if len(window) >= self.per_minute:
-            wait = int(60 - (stamp - window[0])) + 1
+            wait = max(1, math.ceil(60 - (stamp - window[0])))
             raise LimitError(f"You're sending messages too fast. Please wait {wait} s.")
         if used >= self.per_day:
             raise LimitError("You've reached today's limit of questions. It resets at 00:00 UTC.")
