@@ -8,6 +8,7 @@ notation (upper-case tickers, IANA zone names, ``"BBANDS"``, ``"sma_crossover"``
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -25,12 +26,14 @@ from agents.offline.lexicon import (
 from agents.offline.text import Doc
 
 
-def _alternation(words: object) -> str:
-    keys = sorted(words, key=len, reverse=True)  # type: ignore[call-overload]
+def _alternation(words: Iterable[str]) -> str:
+    keys = sorted(words, key=len, reverse=True)
     return "|".join(re.escape(k).replace(r"\ ", r"[\s-]+") for k in keys)
 
 
-_COIN_RE = re.compile(r"(?<![\w$])(?P<cash>\$)?(?P<name>" + _alternation(COIN_NAMES) + r")(?:'s)?(?![\w])")
+_COIN_RE = re.compile(
+    r"(?<![\w$])(?P<cash>\$)?(?P<name>" + _alternation(COIN_NAMES) + r")(?:'s)?(?![\w])"
+)
 _PREV_OK = frozenset(
     "of for on about into buy sell bought sold and or vs versus my short long swap chart price "
     "rsi macd ta alert backtest sentiment history analyze analyse & , check".split()
@@ -73,16 +76,20 @@ def find_coins(doc: Doc) -> list[CoinMention]:
 
 
 def _coin_evidence(low: str, start: int, end: int) -> bool:
-    before = re.findall(r"[a-z0-9&,?]+|[&,?]", low[:start])
+    before = re.findall(r"[a-z0-9]+|[&,?]", low[:start])
     after = re.findall(r"[a-z0-9]+|[&,?]", low[end:])
     prev = before[-1] if before else ""
     nxt = after[0] if after else ""
     if prev in _PREV_OK or nxt in _NEXT_OK or re.fullmatch(r"[\d.,]+k?", prev):
         return True
+    if _AFTER_PRICE.search(low[:start]):
+        return True
     return not before and (not after or after == ["?"])
 
 
-_TOKEN_RE = re.compile(r"(?<![\w$])(?P<cash>\$)?(?P<tok>[A-Za-z][A-Za-z0-9]{1,19}|\d+[A-Za-z][A-Za-z0-9]{2,19})(?![\w])")
+_TOKEN_RE = re.compile(
+    r"(?<![\w$])(?P<cash>\$)?(?P<tok>[A-Za-z][A-Za-z0-9]{1,19}|\d+[A-Za-z][A-Za-z0-9]{2,19})(?![\w])"
+)
 _NOT_TICKER = re.compile(r"\d+(?:k|m|b|h|d|w|y|mo|am|pm|st|nd|rd|th|x|min|hrs?|bn)|\d+e\d+")
 _AFTER_PRICE = re.compile(
     r"\b(?:price|prices|quote|value|worth|chart|graph|cost)\s+(?:of|for)\s+(?:the\s+|a\s+)?$|"
@@ -90,7 +97,9 @@ _AFTER_PRICE = re.compile(
 )
 
 
-def find_unknown_tickers(doc: Doc, known: list[CoinMention], vocabulary: frozenset[str]) -> list[CoinMention]:
+def find_unknown_tickers(
+    doc: Doc, known: list[CoinMention], vocabulary: frozenset[str]
+) -> list[CoinMention]:
     """Ticker-like tokens the catalogue does not know ("NOTAREALCOIN123", "$KASPA").
 
     A token counts when written as a cash tag, in capitals, mixing letters and digits, or
@@ -121,10 +130,16 @@ def find_unknown_tickers(doc: Doc, known: list[CoinMention], vocabulary: frozens
 
 _CUR_ALT = _alternation(CURRENCIES)
 _VS_RE = re.compile(
-    r"\b(?:in|into|to|vs\.?|versus|against|denominated\s+in|priced\s+in|quoted\s+in)\s+"
+    r"\b(?P<prep>in|into|to|vs\.?|versus|against|denominated\s+in|priced\s+in|quoted\s+in)\s+"
     r"(?:the\s+|us\s+)?(?P<cur>" + _CUR_ALT + r")(?![\w])"
 )
+_CRYPTO_QUOTES = frozenset({"btc", "eth", "sats"})
 _PAIR_RE = re.compile(r"(?<![\w])(?P<base>[a-z]{2,6})\s?[/-]\s?(?P<cur>" + _CUR_ALT + r")(?![\w])")
+_NAMED_BEFORE_PRICE_RE = re.compile(
+    r"(?<![\w$])(?P<cur>"
+    + _alternation(k for k, v in CURRENCIES.items() if v not in ("btc", "eth", "sats"))
+    + r")\s+(?:price|prices|value|rate|quote)\b"
+)
 _BARE_RE = re.compile(r"(?<![\w$.])(?P<cur>" + "|".join(sorted(BARE_CURRENCY_CODES)) + r")(?![\w])")
 
 
@@ -150,9 +165,15 @@ def find_quote_currency(doc: Doc) -> CurrencyMention | None:
         for m in regex.finditer(low):
             if regex is _PAIR_RE and m.group("base") not in COIN_NAMES:
                 continue
-            return CurrencyMention(
-                CURRENCIES[re.sub(r"[\s-]+", " ", m.group("cur"))], m.start("cur"), m.end("cur")
-            )
+            code = CURRENCIES[re.sub(r"[\s-]+", " ", m.group("cur"))]
+            if regex is _VS_RE and code in _CRYPTO_QUOTES and m.group("prep")[0] in "vai":
+                if m.group("prep") != "in" and m.group("prep") != "into":
+                    continue  # "btc vs eth" compares two coins
+            return CurrencyMention(code, m.start("cur"), m.end("cur"))
+    named = _NAMED_BEFORE_PRICE_RE.search(low)  # "solana euro price"
+    if named:
+        code = CURRENCIES[re.sub(r"[\s-]+", " ", named.group("cur"))]
+        return CurrencyMention(code, named.start("cur"), named.end("cur"))
     for m in _BARE_RE.finditer(low):
         if re.search(r"\d\s*$", low[: m.start()]):
             continue  # "100 usd" is an amount
@@ -192,15 +213,15 @@ def find_timezone(doc: Doc, after: int = 0) -> str | None:
     """An IANA time-zone name for the zone, city or abbreviation named after ``after``."""
     by_name, cities = _zones()
     low = doc.low[after:]
-    for m in _IANA_RE.finditer(low):
-        if m.group(0) in by_name:
-            return by_name[m.group(0)]
-    m = _OFFSET_RE.search(low)
-    if m:
-        hours = int(m.group("h"))
+    for iana in _IANA_RE.finditer(low):
+        if iana.group(0) in by_name:
+            return by_name[iana.group(0)]
+    offset = _OFFSET_RE.search(low)
+    if offset:
+        hours = int(offset.group("h"))
         if hours == 0:
             return "UTC"
-        sign = "-" if m.group("sign") == "+" else "+"  # POSIX-style Etc names are inverted
+        sign = "-" if offset.group("sign") == "+" else "+"  # POSIX Etc names are inverted
         zone = f"Etc/GMT{sign}{hours}"
         return by_name.get(zone.lower())
     best = max(_city_re().finditer(low), key=lambda x: len(x.group(0)), default=None)
@@ -229,6 +250,20 @@ _INDICATOR_STRATEGY = {
     "RSI": "rsi_mean_reversion", "MACD": "macd_crossover", "SMA": "sma_crossover",
     "EMA": "sma_crossover", "BBANDS": "bollinger_reversion",
 }  # fmt: skip
+
+
+_EXPLICIT_STRATEGY = re.compile(
+    r"\b(?:strateg\w*|crossover|cross|revers\w*|dca|dollar[\s-]+cost|hodl\w*|golden|held|"
+    r"just\s+hold|buy[\s-]*(?:and|&|n)[\s-]*hold)\b"
+)
+
+
+def names_strategy(low: str) -> bool:
+    """True when the text names a strategy as such ("golden cross", "dca", "rsi strategy"),
+    not just an indicator."""
+    return find_strategy(low) is not None and bool(
+        _EXPLICIT_STRATEGY.search(low) or _STRATEGY_RES[4][0].search(low)
+    )
 
 
 def find_strategy(low: str) -> str | None:
@@ -270,13 +305,17 @@ def find_formula(doc: Doc, coins: list[CoinMention]) -> str | None:
             return None
         start, end = e.start(), e.end()
     for coin in coins:
-        if coin.start >= start:
-            prep = re.search(r"\s+(?:on|for|of|in|with|using|at)\s+(?:the\s+)?\$?$", doc.low[:coin.start])
-            cut = prep.start() if prep and prep.start() >= start else coin.start
-            if cut > start:
-                end = min(end, cut)
-            elif re.match(r"\s*[:,]", doc.low[coin.end:]):
-                start = coin.end + len(re.match(r"\s*[:,]\s*", doc.low[coin.end:]).group(0))  # type: ignore[union-attr]
+        if coin.start < start:
+            continue
+        prep = re.search(
+            r"\s+(?:on|for|of|in|with|using|at)\s+(?:the\s+)?\$?$", doc.low[: coin.start]
+        )
+        cut = prep.start() if prep and prep.start() >= start else coin.start
+        lead = re.match(r"\s*[:,]\s*", doc.low[coin.end :])
+        if cut > start:
+            end = min(end, cut)
+        elif lead:  # "evaluate btc: rsi(14) > 70"
+            start = coin.end + len(lead.group(0))
     tail = _FORMULA_TAIL.search(doc.low, start, end)
     if tail:
         end = tail.start()
@@ -290,7 +329,8 @@ def find_formula(doc: Doc, coins: list[CoinMention]) -> str | None:
 
 _ALERT_ID_RE = re.compile(
     r"(?:\balerts?|\balarms?|\brules?|\bnotifications?|\bid|\bnumber|\bno\.?|\bnr\.?)\s*"
-    r"(?:#|no\.?|number|id|nr\.?)?\s*#?\s*(?P<id>-?\d+)\b|#\s*(?P<hash>-?\d+)\b"
+    r"(?:#|no\.?|number|id|nr\.?)?\s*#?\s*(?P<id>-?\d+)\b|#\s*(?P<hash>-?\d+)\b|"
+    r"\b(?P<ord>\d+)(?:st|nd|rd|th)\s+(?:price\s+)?(?:alert|alarm)\b"
 )
 
 
@@ -298,21 +338,23 @@ def find_alert_ids(low: str) -> list[int]:
     """Alert ids named in ``low`` ("alert 4", "#12", "alert number 7"), in order."""
     out: list[int] = []
     for m in _ALERT_ID_RE.finditer(low):
-        value = int(m.group("id") or m.group("hash"))
+        value = int(m.group("id") or m.group("hash") or m.group("ord"))
         if value not in out:
             out.append(value)
     return out
 
 
 _GENERIC_PORTFOLIO = frozenset(
-    "my the a whole entire overall total current own personal crypto this that your main? "
+    "my the a whole entire overall total current own personal crypto this that your main "
     "full combined".split()
 )
 _PORTFOLIO_RES = (
     re.compile(r"\bportfolio\s+(?:called|named|labell?ed)\s+['\"]?(?P<name>[\w-]+)"),
     re.compile(r"\bportfolio\s*[:=]\s*['\"]?(?P<name>[\w-]+)"),
     re.compile(r"\bportfolio\s+['\"](?P<name>[^'\"]+)['\"]"),
-    re.compile(r"\b(?:in|to|into|from|for|on|of)\s+(?:my\s+|the\s+)?['\"]?(?P<name>[\w-]+(?:\s[\w-]+)?)['\"]?\s+portfolio\b"),
+    re.compile(
+        r"\b(?:in|to|into|from|for|on|of)\s+(?:my\s+|the\s+)?['\"]?(?P<name>[\w-]+(?:\s[\w-]+)?)['\"]?\s+portfolio\b"
+    ),
 )
 
 
@@ -329,7 +371,9 @@ def find_portfolio_name(low: str) -> str | None:
 
 
 _HALF_RE = re.compile(r"\bhalf\s+(?:in\s+|of\s+it\s+(?:in\s+)?)?")
-_REST_RE = re.compile(r"\b(?:the\s+)?(?:rest|remainder|remaining|everything\s+else)\s+(?:in|into|to|on|as)?\s*$")
+_REST_RE = re.compile(
+    r"\b(?:the\s+)?(?:rest|remainder|remaining|everything\s+else)\s+(?:in|into|to|on|as)?\s*$"
+)
 
 
 def find_targets(doc: Doc, coins: list[CoinMention]) -> dict[str, float] | None:
@@ -351,7 +395,9 @@ def find_targets(doc: Doc, coins: list[CoinMention]) -> dict[str, float] | None:
     symbols = list(dict.fromkeys(c.symbol for c in coins))
     rest = [c.symbol for c in coins if _REST_RE.search(low[: c.start])]
     if not numbers:
-        if len(symbols) >= 2 and re.search(r"\b(?:equal\w*|evenly|even\s+split|same\s+weight)", low):
+        if len(symbols) >= 2 and re.search(
+            r"\b(?:equal\w*|evenly|even\s+split|same\s+weight)", low
+        ):
             return {s: 1.0 / len(symbols) for s in symbols}
         return None
     weighted = [s for s in symbols if s not in rest]

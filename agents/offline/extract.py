@@ -30,7 +30,7 @@ _NUMBER_RE = re.compile(
     r"(?P<body>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:,\d+)+|\d+(?:\.\d+)?|\.\d+)"
     r"(?:e(?P<exp>[-+]?\d+))?"
     r"(?:\s?(?P<suf>k|mm|mn|m|bn|b|tn|t|thousand|grand|million|mil|billion|trillion)(?![a-z0-9]))?"
-    r"(?P<pct>\s?(?:%|percent\b|pct\b|per\s?cent\b))?"
+    r"(?P<pct>\s?(?:%|percent\b|pct\b|per\s?cent\b))?(?P<cents>\s?cents?\b)?"
     r"(?![a-z0-9]|\.\d)"
 )
 
@@ -78,6 +78,8 @@ def find_numbers(low: str, taken: list[tuple[int, int]] | None = None) -> list[N
             continue
         negative = (m.group("sign") or "") == "-" or m.group("sign2") == "-"
         value = _value(m.group("body"), m.group("exp"), m.group("suf"), negative)
+        if value is not None and m.group("cents"):
+            value /= 100
         out.append(Number(value, start, end, bool(m.group("pct")), bool(m.group("cur"))))
     return out
 
@@ -277,8 +279,12 @@ _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
 _DATE_RES = (
     ("iso", re.compile(r"\b(?P<y>\d{4})[-/.](?P<mo>\d{1,2})[-/.](?P<d>\d{1,2})\b")),
     ("dmy", re.compile(r"\b(?P<a>\d{1,2})[/.](?P<b>\d{1,2})[/.](?P<y>\d{4}|\d{2})\b")),
-    ("md", re.compile(r"\b" + _MONTH + r"\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?\b(?:,?\s+(?P<y>\d{4}))?")),
-    ("dm", re.compile(r"\b(?P<d>\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTH + r"(?:,?\s+(?P<y>\d{4}))?\b")),
+    ("md", re.compile(
+        r"\b" + _MONTH + r"\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?\b(?:,?\s+(?P<y>\d{4}))?"
+    )),
+    ("dm", re.compile(
+        r"\b(?P<d>\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTH + r"(?:,?\s+(?P<y>\d{4}))?\b"
+    )),
     ("rel", re.compile(
         r"\b(?:the\s+day\s+before\s+yesterday|yesterday|today|this\s+morning|tonight|"
         r"(?P<n>" + _WORD_NUM + r")\s+(?P<u>days?|weeks?|months?)\s+ago|"
@@ -310,6 +316,12 @@ def find_dates(low: str, today: date) -> list[DateMention]:
         for m in regex.finditer(low):
             if _overlaps(m.start(), m.end(), taken):
                 continue
+            if (
+                kind == "rel"
+                and m.group("wd") in ("week", "month")
+                and re.search(r"\b(?:for|over|in|during|within|the|past)\s+$", low[: m.start()])
+            ):
+                continue  # "over the last month" is a span, not a date
             value = _date_value(kind, m, today)
             if kind == "md" and m.group("mon") == "may" and m.group("y") is None:
                 if not re.search(r"\b(?:on|since|from)\s+$", low[: m.start()]):

@@ -50,10 +50,12 @@ _EXTRA_NAMES: dict[str, str] = {
 
 #: Lower-case names, tickers and aliases -> upper-case ticker.
 COIN_NAMES: dict[str, str] = {}
-for _coin in (*COINS, *STABLECOINS):
-    COIN_NAMES[_coin.symbol.lower()] = _coin.symbol
-    COIN_NAMES[_coin.name.lower()] = _coin.symbol
-    COIN_NAMES[_coin.id.replace("-", " ")] = _coin.symbol
+for _id, _symbol, _name in [(c.id, c.symbol, c.name) for c in COINS] + [
+    (s.id, s.symbol, s.name) for s in STABLECOINS
+]:
+    COIN_NAMES[_symbol.lower()] = _symbol
+    COIN_NAMES[_name.lower()] = _symbol
+    COIN_NAMES[_id.replace("-", " ")] = _symbol
 for _alias, _coin_id in ALIASES.items():
     if _coin_id in _ID_TO_SYMBOL:
         COIN_NAMES[_alias] = _ID_TO_SYMBOL[_coin_id]
@@ -71,8 +73,7 @@ KNOWN_TICKERS: frozenset[str] = frozenset(COIN_NAMES.values())
 AMBIGUOUS_COIN_WORDS: frozenset[str] = frozenset(
     {
         "near", "ton", "dot", "etc", "op", "hype", "optimism", "stellar", "apt", "atom", "uni",
-        "link", "fil", "arb", "cosmos", "sats", "tron", "sui", "pepe", "bonk", "wif", "inj",
-        "trx", "icp", "usds", "frax", "aave", "hbar", "xlm",
+        "link", "fil", "arb", "cosmos", "sats",
     }
 )  # fmt: skip
 

@@ -19,11 +19,18 @@ _REPLACE = {
     "\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-",
     "\u2212": "-", "\u20ac": " eur ", "\u00a3": " gbp ", "\u00a5": " jpy ", "\u2265": " >= ",
     "\u2264": " <= ", "\u2192": " to ", "\u00d7": "x", "\u2026": "...", "\u00bd": " 0.5 ",
+    "\u00a2": " cents ",
 }  # fmt: skip
 _REPLACE_RE = re.compile("|".join(map(re.escape, _REPLACE)))
 _NON_ASCII = re.compile(r"[^\x20-\x7e]+")
 _SPACES = re.compile(r"\s+")
 _WORD = re.compile(r"[A-Za-z]{5,}")
+_GLUED_COIN = re.compile(
+    r"(?<=\d)(?=(?:"
+    + "|".join(sorted((w for w in COIN_NAMES if w.isalpha()), key=len, reverse=True))
+    + r")\b)",
+    re.IGNORECASE,
+)
 
 #: Words the recogniser keys on; a misspelling one edit away is corrected to them.
 _VOCABULARY: frozenset[str] = frozenset(
@@ -42,8 +49,13 @@ _VOCABULARY: frozenset[str] = frozenset(
     december monday tuesday wednesday thursday friday saturday sunday current worth
     stable recurring every whenever percent overbought oversold risks risky movers gainers
     losers charges stale table prime deleted removed cancelled canceled changed moved dropped
-    calls movies tells rises falls""".split()
+    calls movies tells rises falls notifications reminders investments""".split()
 ) | frozenset(w for w in COIN_NAMES if w.isalpha() and len(w) >= 5)
+
+
+def vocabulary() -> frozenset[str]:
+    """The words the recogniser keys on (never taken for unknown tickers)."""
+    return _VOCABULARY
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +90,7 @@ def make_doc(raw: str) -> Doc:
     text = _REPLACE_RE.sub(lambda m: _REPLACE[m.group(0)], text)
     text = _NON_ASCII.sub(" ", text)
     text = _SPACES.sub(" ", text).strip()
+    text = _GLUED_COIN.sub(" ", text)  # "0.5btc" -> "0.5 btc"
     text = _WORD.sub(_correct_match, text)
     return Doc(raw=raw, text=text, low=text.lower())
 

@@ -14,6 +14,15 @@ from typing import Any, Literal
 
 ChatKind = Literal["greeting", "off_topic", "help", "unclear", "refusal"]
 
+#: Chat kinds by name (to turn a classifier's label into a :data:`ChatKind`).
+CHAT_KINDS: dict[str, ChatKind] = {
+    "greeting": "greeting",
+    "off_topic": "off_topic",
+    "help": "help",
+    "unclear": "unclear",
+    "refusal": "refusal",
+}
+
 #: Every tool of the agent's contract, by the name the model sees.
 TOOL_NAMES: frozenset[str] = frozenset(
     {
