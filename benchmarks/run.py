@@ -143,7 +143,9 @@ def startup_benchmarks() -> list[tuple[str, str, str]]:
 
 
 def main() -> None:
-    rows = startup_benchmarks() + asyncio.run(market_benchmarks())
+    import agent  # benchmarks/agent.py, next to this file
+
+    rows = startup_benchmarks() + asyncio.run(market_benchmarks()) + agent.rows()
     width = max(len(r[0]) for r in rows)
     print(f"{'benchmark'.ljust(width)}  {'result':>12}  ratio / note")
     for name, value, note in rows:
