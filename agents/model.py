@@ -44,7 +44,10 @@ def build_chat_model(config: ModelConfig) -> BaseChatModel:
             f"CRYPTOGUARD_LLM must be auto, openai or offline, not {config.mode!r}."
         )
     if not uses_llm(config):
-        return OfflineRouterModel()
+        from agents.offline import embedding_nlu
+
+        # MiniLM backs the cue phrases when the ``nlp`` extra is installed.
+        return OfflineRouterModel(nlu=embedding_nlu())
     if not (config.api_key or config.base_url):
         raise ConfigurationError(
             "CRYPTOGUARD_LLM=openai needs CRYPTOGUARD_OPENAI__API_KEY "

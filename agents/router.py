@@ -19,9 +19,10 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
+from pydantic import Field
 
 import prompts
-from agents.offline import ChatIntent, ToolIntent, TurnContext, understand
+from agents.offline import ChatIntent, OfflineNLU, ToolIntent, TurnContext
 from tools.adapters.contract import CAPABILITIES
 
 MODEL_NAME = "cryptoguard-offline-router"
@@ -62,7 +63,13 @@ def chat_reply(intent: ChatIntent) -> str:
 
 class OfflineRouterModel(BaseChatModel):
     """A tool-calling chat model that needs no network and no weights (beyond the
-    optional MiniLM encoder used by the intent recogniser)."""
+    optional MiniLM encoder used by the intent recogniser).
+
+    Attributes:
+        nlu: The language understanding (cue phrases, optionally backed by MiniLM).
+    """
+
+    nlu: OfflineNLU = Field(default_factory=OfflineNLU)
 
     @property
     def _llm_type(self) -> str:
@@ -119,7 +126,7 @@ class OfflineRouterModel(BaseChatModel):
         if results:
             return AIMessage(content=final_answer(results))
         text = message_text(messages[last_human])
-        intent = understand(
+        intent = self.nlu.understand(
             text, available_tools=available, context=previous_turn(messages[:last_human])
         )
         if isinstance(intent, ToolIntent):

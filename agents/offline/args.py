@@ -31,6 +31,7 @@ from agents.offline.types import ChatIntent
 
 
 def get_price(p: Parsed) -> Args | ChatIntent:
+    """Symbols (known and ticker-like) and the quote currency, if named."""
     symbols = p.symbols() + [u.symbol for u in p.unknown]
     cur = p.currency
     if cur is not None:
@@ -49,6 +50,7 @@ def get_price(p: Parsed) -> Args | ChatIntent:
 
 
 def market_overview(p: Parsed) -> Args:
+    """The number of coins, when the user asks for a "top N"."""
     m = re.search(
         r"\btop\s+(?P<a>\d+|ten|five|three|twenty|fifty)\b|\b(?P<b>\d+)\s+(?:biggest|largest|top|best|"
         r"worst)\b|\b(?:first|biggest|largest)\s+(?P<c>\d+)\b",
@@ -62,11 +64,13 @@ def market_overview(p: Parsed) -> Args:
 
 
 def stablecoin_status(p: Parsed) -> Args | ChatIntent:
+    """The stablecoins named, if any (none means all)."""
     stables = [s for s in p.symbols() if s in STABLE_TICKERS]
     return {"symbols": stables} if stables else {}
 
 
 def days_of(p: Parsed) -> int | None:
+    """The number of days of a span ("a week" -> 7, "3 months" -> 90), if named."""
     for d in p.durations:
         if d.unit == "min":
             continue
@@ -91,6 +95,7 @@ def _series(p: Parsed) -> Args | ChatIntent:
 
 
 def technical_analysis(p: Parsed) -> Args | ChatIntent:
+    """Coin, indicators and candle interval."""
     symbol = p.symbol()
     if symbol is None:
         return _unclear("Which coin? For example: RSI for ETH.")
@@ -104,6 +109,7 @@ def technical_analysis(p: Parsed) -> Args | ChatIntent:
 
 
 def evaluate_formula(p: Parsed) -> Args | ChatIntent:
+    """Coin, formula (casing kept) and candle interval."""
     symbol, formula = p.symbol(), p.formula
     if formula is None:
         return _unclear("Which formula? For example: evaluate RSI(7) - RSI(21) on ETH.")
@@ -137,6 +143,7 @@ def period_of(p: Parsed) -> str | None:
 
 
 def backtest_strategy(p: Parsed) -> Args | ChatIntent:
+    """Coin, strategy, period, initial capital and candle interval."""
     symbol, strategy = p.symbol(), p.strategy
     if symbol is None:
         return _unclear(
@@ -161,6 +168,7 @@ def backtest_strategy(p: Parsed) -> Args | ChatIntent:
 
 
 def capital_of(p: Parsed) -> float | None:
+    """The starting capital ("$10000", "with 5k", "1000 dollars"), if named."""
     for n in p.numbers:
         if n.value is None or n.percent or n.value <= 0:
             continue
@@ -179,6 +187,7 @@ def capital_of(p: Parsed) -> float | None:
 
 
 def market_sentiment(p: Parsed) -> Args | ChatIntent:
+    """The coin, if named."""
     symbol = p.symbol()
     return {"symbol": symbol} if symbol else {}
 
@@ -187,11 +196,13 @@ def market_sentiment(p: Parsed) -> Args | ChatIntent:
 
 
 def portfolio_only(p: Parsed) -> Args | ChatIntent:
+    """The portfolio name, if the user names one."""
     name = ent.find_portfolio_name(p.low)
     return {"portfolio": name} if name else {}
 
 
 def tax_report(p: Parsed) -> Args:
+    """The tax year and the lot method (FIFO, LIFO, HIFO), if named."""
     args: Args = {}
     year = re.search(r"\b(?:19|20)\d{2}\b", p.low)
     if year:

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
+from agents.offline.extract import before as tail
 from agents.offline.extract import find_numbers
 from agents.offline.lexicon import (
     AMBIGUOUS_COIN_WORDS,
@@ -76,13 +77,13 @@ def find_coins(doc: Doc) -> list[CoinMention]:
 
 
 def _coin_evidence(low: str, start: int, end: int) -> bool:
-    before = re.findall(r"[a-z0-9]+|[&,?]", low[:start])
+    before = re.findall(r"[a-z0-9]+|[&,?]", tail(low, start))
     after = re.findall(r"[a-z0-9]+|[&,?]", low[end:])
     prev = before[-1] if before else ""
     nxt = after[0] if after else ""
     if prev in _PREV_OK or nxt in _NEXT_OK or re.fullmatch(r"[\d.,]+k?", prev):
         return True
-    if _AFTER_PRICE.search(low[:start]):
+    if _AFTER_PRICE.search(tail(low, start)):
         return True
     return not before and (not after or after == ["?"])
 
@@ -119,7 +120,7 @@ def find_unknown_tickers(
             bool(m.group("cash"))
             or doc.is_upper_at(m.start("tok"), m.end("tok"))
             or (any(c.isdigit() for c in tok) and len(tok) >= 5)
-            or bool(_AFTER_PRICE.search(doc.low[: m.start()]))
+            or bool(_AFTER_PRICE.search(tail(doc.low, m.start())))
         )
         if evidence:
             out.append(CoinMention(tok.upper(), m.start(), m.end(), known=False))
@@ -175,7 +176,7 @@ def find_quote_currency(doc: Doc) -> CurrencyMention | None:
         code = CURRENCIES[re.sub(r"[\s-]+", " ", named.group("cur"))]
         return CurrencyMention(code, named.start("cur"), named.end("cur"))
     for m in _BARE_RE.finditer(low):
-        if re.search(r"\d\s*$", low[: m.start()]):
+        if re.search(r"\d\s*$", tail(low, m.start())):
             continue  # "100 usd" is an amount
         return CurrencyMention(m.group("cur"), m.start(), m.end())
     return None
@@ -293,6 +294,9 @@ _FORMULA_TAIL = re.compile(
 )
 
 
+_PREP_BEFORE_COIN = re.compile(r"\s+(?:on|for|of|in|with|using|at)\s+(?:the\s+)?\$?$")
+
+
 def find_formula(doc: Doc, coins: list[CoinMention]) -> str | None:
     """The formula to evaluate: the expression after "evaluate"/"compute"/"formula", or an
     arithmetic expression over indicator calls ("SMA(50) - SMA(200)"), casing kept."""
@@ -307,18 +311,17 @@ def find_formula(doc: Doc, coins: list[CoinMention]) -> str | None:
     for coin in coins:
         if coin.start < start:
             continue
-        prep = re.search(
-            r"\s+(?:on|for|of|in|with|using|at)\s+(?:the\s+)?\$?$", doc.low[: coin.start]
-        )
+        window = max(0, coin.start - 48)
+        prep = _PREP_BEFORE_COIN.search(doc.low, window, coin.start)
         cut = prep.start() if prep and prep.start() >= start else coin.start
         lead = re.match(r"\s*[:,]\s*", doc.low[coin.end :])
         if cut > start:
             end = min(end, cut)
         elif lead:  # "evaluate btc: rsi(14) > 70"
             start = coin.end + len(lead.group(0))
-    tail = _FORMULA_TAIL.search(doc.low, start, end)
-    if tail:
-        end = tail.start()
+    trailer = _FORMULA_TAIL.search(doc.low, start, end)
+    if trailer:
+        end = trailer.start()
     formula = doc.text[start:end].strip().rstrip("?!.,;").strip()
     if not formula or not re.search(r"[a-z]", formula.lower()) and not re.search(r"\d", formula):
         return None
@@ -393,7 +396,7 @@ def find_targets(doc: Doc, coins: list[CoinMention]) -> dict[str, float] | None:
     items += [(n.start, "num", float(n.value or 0)) for n in numbers]
     items.sort()
     symbols = list(dict.fromkeys(c.symbol for c in coins))
-    rest = [c.symbol for c in coins if _REST_RE.search(low[: c.start])]
+    rest = [c.symbol for c in coins if _REST_RE.search(tail(low, c.start))]
     if not numbers:
         if len(symbols) >= 2 and re.search(
             r"\b(?:equal\w*|evenly|even\s+split|same\s+weight)", low

@@ -101,6 +101,11 @@ def _value(body: str, exp: str | None, suffix: str | None, negative: bool) -> fl
     return -value if negative else value
 
 
+def before(text: str, end: int, width: int = 48) -> str:
+    """The ``width`` characters before ``end`` (context checks stay linear in the text)."""
+    return text[max(0, end - width) : end]
+
+
 def _overlaps(start: int, end: int, spans: list[tuple[int, int]]) -> bool:
     return any(start < e and s < end for s, e in spans)
 
@@ -126,7 +131,7 @@ _UNIT = (
 _DURATION_RE = re.compile(
     r"(?P<ctx>\b(?:last|past|previous|prior|over|for|in|within|during|next|the)\s+"
     r"(?:the\s+)?(?:last\s+|past\s+|previous\s+)?)?"
-    r"(?P<n>" + _WORD_NUM + r")?\s?-?\s?(?P<unit>" + _UNIT + r")(?![a-z0-9])"
+    r"(?<![\d.])(?P<n>" + _WORD_NUM + r")?\s?-?\s?(?P<unit>" + _UNIT + r")(?![a-z0-9])"
 )
 _UNIT_DAYS = {"min": 1 / 1440, "h": 1 / 24, "d": 1, "w": 7, "mo": 30, "y": 365}
 _MONEY_BEFORE = re.compile(
@@ -187,7 +192,7 @@ def find_durations(low: str, taken: list[tuple[int, int]] | None = None) -> list
             continue
         if compact and unit == "m" and "." in n_text:
             continue  # "1.5m" is 1.5 million
-        if compact and unit == "m" and _MONEY_BEFORE.search(low[: m.start("n")]):
+        if compact and unit == "m" and _MONEY_BEFORE.search(before(low, m.start("n"))):
             continue  # "above 2m", "with 1m": money, not months
         first = ctx.split()[0] if ctx else ""
         out.append(Duration(amount, unit, start, m.end(), first, compact))
@@ -238,20 +243,22 @@ def find_intervals(low: str) -> list[Interval]:
     """Every candle-interval mention in ``low``, in order."""
     out: list[Interval] = []
     for m in _INTERVAL_RE.finditer(low):
-        before = low[: m.start()]
+        prefix = before(low, m.start())
         if m.group("word"):
             value = {"hourly": "1h", "daily": "1d", "weekly": "1w", "minutely": "1m"}[
                 m.group("word")
             ]
             out.append(Interval(value, m.start(), m.end(), True, False))
             continue
+        if _MONEY_BEFORE.search(prefix):
+            continue  # "above 1m" is an amount
         n = int(word_number(m.group("n")) or 0)
         unit = _unit(m.group("u"))
         suffix = {"min": "m", "h": "h", "d": "d", "w": "w", "m": "m"}.get(unit)
         if suffix is None or (unit in ("d", "w") and n != 1):
             continue
         explicit = bool(m.group("tail") or m.group("ly")) or bool(
-            re.search(r"\b(?:on|using|with|the|of)\s+(?:the\s+)?$", before)
+            re.search(r"\b(?:on|using|with|the|of)\s+(?:the\s+)?$", prefix)
         )
         out.append(
             Interval(
@@ -259,7 +266,7 @@ def find_intervals(low: str) -> list[Interval]:
                 m.start(),
                 m.end(),
                 explicit,
-                bool(_DURATION_CONTEXT.search(before)),
+                bool(_DURATION_CONTEXT.search(prefix)),
             )
         )
     return out
@@ -319,12 +326,14 @@ def find_dates(low: str, today: date) -> list[DateMention]:
             if (
                 kind == "rel"
                 and m.group("wd") in ("week", "month")
-                and re.search(r"\b(?:for|over|in|during|within|the|past)\s+$", low[: m.start()])
+                and re.search(
+                    r"\b(?:for|over|in|during|within|the|past)\s+$", before(low, m.start())
+                )
             ):
                 continue  # "over the last month" is a span, not a date
             value = _date_value(kind, m, today)
             if kind == "md" and m.group("mon") == "may" and m.group("y") is None:
-                if not re.search(r"\b(?:on|since|from)\s+$", low[: m.start()]):
+                if not re.search(r"\b(?:on|since|from)\s+$", before(low, m.start())):
                     continue  # "may 5" without "on": too likely the verb
             taken.append((m.start(), m.end()))
             out.append(DateMention(value, m.start(), m.end()))

@@ -316,9 +316,11 @@ def score_tools(doc: Doc, sig: Signals) -> dict[str, float]:
     if _DIGEST_SETTING.search(low):
         scores["update_settings"] += 4
     if sig.timezone and re.search(
-        r"\b(?:i'?m|i\s+am|i\s+live|i\s+moved|based|located|living)\b", low
+        r"\b(?:i'?m|i\s+am|i\s+live|i\s+moved|based|located|living)\s+(?:now\s+)?(?:in|to)\b|"
+        r"\w\s+time\s*$",
+        low,
     ):
-        scores["update_settings"] += 2
+        scores["update_settings"] += 3
     if sig.has_duration and scores["get_price"] >= MIN_SCORE and not alert_verb:
         scores["price_history"] += 4
     if sig.has_duration and re.search(r"\bperform\w*|\breturns?\b|\bdid\b.*\bdo\b", low):
@@ -366,7 +368,7 @@ _CRYPTO_WORD = _C(r"\b(?:crypto\w*|coins?|tokens?|blockchain|defi|nft|wallet|exc
 _OTHER_USERS = _C(
     r"\buser[\s_-]?(?:id)?\s*[#:=]?\s*\d+|\buser_?ids?\b|\busers'|"
     r"\b(?:all|every|each|other|another|any|some\s+other|everyone|somebody|someone)\s+"
-    r"(?:of\s+the\s+|the\s+|else'?s?\s+)?(?:users?|people'?s?|accounts?|members?|customers?|else'?s?)\b|"
+    r"(?:of\s+the\s+|the\s+|else'?s?\s+)?(?:users?|people'?s?|members?|customers?|else'?s?)\b|"
     r"\beveryone'?s\b|\bsomeone\s+else'?s?\b|\bother\s+people'?s?\b|"
     r"\bignore\s+(?:all\s+|any\s+|your\s+|the\s+|previous\s+|prior\s+|above\s+|earlier\s+)*"
     r"(?:rules|instructions|prompts?|restrictions|guidelines)\b|"

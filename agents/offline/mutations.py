@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from agents.offline import entities as ent
-from agents.offline.extract import Duration, Number
+from agents.offline.extract import Duration, Number, before
 from agents.offline.intents import BUY_RE, COMPARE_RE, MOVE_VERB, SELL_RE, is_down
 from agents.offline.lexicon import STABLE_TICKERS
 from agents.offline.parsed import Args, Parsed
@@ -58,6 +58,11 @@ def _window(d: Duration) -> str:
 
 
 def create_alert(p: Parsed) -> Args | ChatIntent:
+    """Alert kind, coin, threshold, window, direction and recurrence.
+
+    The kind follows the wording: a peg word makes ``depeg``, "RSI" with a comparison
+    ``rsi_above``/``rsi_below``, the portfolio ``portfolio_above``/``portfolio_below``, a
+    percentage move ``pct_change``, otherwise a price comparison."""
     low = p.low
     compare = COMPARE_RE.search(low)
     threshold_num = p.number_after(compare.end("cmp")) if compare else None
@@ -117,7 +122,8 @@ def create_alert(p: Parsed) -> Args | ChatIntent:
         args["threshold"] = bad
     if _RECURRING.search(low):
         args["recurring"] = True
-    return args
+    order = ("kind", "symbol", "threshold", "window", "direction", "recurring")
+    return {key: args[key] for key in order if key in args}
 
 
 def _first(numbers: list[Number]) -> Number | None:
@@ -150,6 +156,7 @@ def _check_threshold(
 
 
 def delete_alert(p: Parsed) -> Args | ChatIntent:
+    """The one alert id named."""
     ids = ent.find_alert_ids(p.low)
     if not ids and re.search(r"\b(?:all|every|each)\b", p.low):
         return _unclear(
@@ -181,6 +188,9 @@ _FEE_AFTER = re.compile(r"\s*(?:usd|dollars?|bucks|\$)?\s*(?:in\s+)?(?:fees?|com
 
 
 def record_trade(p: Parsed) -> Args | ChatIntent:
+    """Side, coin, quantity, and the price, date, fee and portfolio when given.
+
+    "for X each" is a unit price, "for X" or "X total" a total (divided by the quantity)."""
     buy, sell = BUY_RE.search(p.low), SELL_RE.search(p.low)
     if buy and (not sell or buy.start() < sell.start()):
         side = "buy"
@@ -202,13 +212,13 @@ def record_trade(p: Parsed) -> Args | ChatIntent:
     args: Args = {"side": side, "symbol": symbol, "quantity": _num(quantity)}
     fee: Number | None = None
     for n in p.numbers:
-        if _FEE_BEFORE.search(p.low[: n.start]) or _FEE_AFTER.match(p.low[n.end :]):
+        if _FEE_BEFORE.search(before(p.low, n.start)) or _FEE_AFTER.match(p.low[n.end :]):
             fee = n
             break
     for n in p.numbers:
         if n is fee or n.start == found[2]:
             continue
-        prep = _PRICE_PREP.search(p.low[: n.start])
+        prep = _PRICE_PREP.search(before(p.low, n.start))
         if prep is None:
             continue
         if n.value is None or n.value <= 0:
@@ -241,6 +251,7 @@ def record_trade(p: Parsed) -> Args | ChatIntent:
 
 
 def set_target_allocation(p: Parsed) -> Args | ChatIntent:
+    """Target weights as fractions that add up to 1."""
     targets = ent.find_targets(p.doc, p.coins)
     if not targets:
         return _unclear("Tell me the weights, for example: 60% BTC, 40% ETH.")
@@ -276,6 +287,7 @@ _DIGEST_ON = re.compile(
 
 
 def update_settings(p: Parsed) -> Args | ChatIntent:
+    """Time zone, digest time, digest on/off and depeg threshold, as named."""
     args: Args = {}
     cue = _TZ_CUE.search(p.low)
     if cue:

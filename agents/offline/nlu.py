@@ -43,6 +43,9 @@ from agents.offline.types import (
 
 logger = logging.getLogger(__name__)
 
+#: Only the start of a longer message is read (requests are short; this bounds the work).
+MAX_MESSAGE_CHARS = 1000
+
 _NOT_TICKERS: frozenset[str] = (
     COMMON_WORDS
     | vocabulary()
@@ -63,7 +66,7 @@ _UNCLEAR = (
 )
 
 #: A sentence-embedding intent classifier: text -> (label, similarity) or ``None``.
-Classifier = Callable[[str], "tuple[str, float] | None"]
+Classifier = Callable[[str], tuple[str, float] | None]
 
 
 class OfflineNLU:
@@ -100,7 +103,7 @@ class OfflineNLU:
         Returns:
             A :class:`ToolIntent` or a :class:`ChatIntent`.
         """
-        doc = make_doc(text)
+        doc = make_doc(text[:MAX_MESSAGE_CHARS])
         if not re.search(r"[a-z0-9]", doc.low):
             return ChatIntent("unclear", _UNCLEAR)
         if targets_other_users(doc):

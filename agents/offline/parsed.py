@@ -19,6 +19,7 @@ from agents.offline.extract import (
     Duration,
     Interval,
     Number,
+    before,
     find_dates,
     find_durations,
     find_intervals,
@@ -113,15 +114,16 @@ class Parsed:
         """A quantity written right before a coin ("0.5 BTC", "half a btc"): its value, the
         coin and where the quantity starts."""
         for coin in self.coins:
-            before = self.low[: coin.start]
-            for n in reversed(self.numbers):
-                if n.end <= coin.start and re.fullmatch(r"\s*(?:x\s+|of\s+)?", before[n.end :]):
-                    if not n.percent:
-                        return n.value, coin, n.start
-                    break
-            m = _QTY_WORD_RE.search(before)
+            prior = [n for n in self.numbers if n.end <= coin.start]
+            if prior and not prior[-1].percent:
+                gap = self.low[prior[-1].end : coin.start]
+                if re.fullmatch(r"\s*(?:x\s+|of\s+)?", gap):
+                    return prior[-1].value, coin, prior[-1].start
+            prefix = before(self.low, coin.start)
+            m = _QTY_WORD_RE.search(prefix)
             if m:
-                return float(WORD_NUMBERS[re.sub(r"\s+", " ", m.group("w"))]), coin, m.start()
+                start = coin.start - len(prefix) + m.start()
+                return float(WORD_NUMBERS[re.sub(r"\s+", " ", m.group("w"))]), coin, start
         return None
 
     def symbols(self) -> list[str]:
@@ -155,12 +157,15 @@ class Parsed:
 
 
 def num(value: float) -> int | float:
+    """An int when the value is whole, else the float."""
     return int(value) if float(value).is_integer() and abs(value) < 1e15 else value
 
 
 def unclear(reason: str) -> ChatIntent:
+    """A clarifying question."""
     return ChatIntent("unclear", reason)
 
 
 def refuse(reason: str) -> ChatIntent:
+    """A refusal with its reason."""
     return ChatIntent("refusal", reason)

@@ -149,9 +149,11 @@ def test_cli_rejects_invalid_configuration(
 
 
 def test_chat_reads_until_end_of_input(offline_env: Path) -> None:
-    result = CliRunner().invoke(cli, ["chat"], input="/price btc\nhello\n")
+    result = CliRunner().invoke(cli, ["chat"], input="/price btc\nhello\n/reset\n")
     assert result.exit_code == 0, result.output
-    assert "BTC" in result.stdout and AGENT_NOT_WIRED in result.stdout
+    assert "BTC" in result.stdout
+    assert "I'm CryptoGuard" in result.stdout  # the assistant's greeting
+    assert "Conversation cleared" in result.stdout
 
 
 @pytest.mark.skipif(not USDC_CSV.exists(), reason=SKIP_REASON)
