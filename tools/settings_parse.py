@@ -16,17 +16,49 @@ from tools.errors import UserInputError
 
 #: Common names and abbreviations people use for zones, mapped to IANA names.
 ZONE_ALIASES: dict[str, str] = {
-    "utc": "UTC", "gmt": "Etc/GMT", "z": "UTC", "cet": "Europe/Paris", "cest": "Europe/Paris",
-    "bst": "Europe/London", "est": "America/New_York", "edt": "America/New_York",
-    "cst": "America/Chicago", "cdt": "America/Chicago", "mst": "America/Denver",
-    "pst": "America/Los_Angeles", "pdt": "America/Los_Angeles", "jst": "Asia/Tokyo",
-    "kst": "Asia/Seoul", "ist": "Asia/Kolkata", "aest": "Australia/Sydney",
-    "new york": "America/New_York", "nyc": "America/New_York",
-    "los angeles": "America/Los_Angeles", "san francisco": "America/Los_Angeles",
-    "sf": "America/Los_Angeles", "la": "America/Los_Angeles",
-    "mumbai": "Asia/Kolkata", "delhi": "Asia/Kolkata", "india": "Asia/Kolkata",
-    "beijing": "Asia/Shanghai", "hong kong": "Asia/Hong_Kong", "sydney": "Australia/Sydney",
-    "moscow": "Europe/Moscow", "dubai": "Asia/Dubai", "sao paulo": "America/Sao_Paulo",
+    "abu dhabi": "Asia/Dubai", "aedt": "Australia/Sydney", "aest": "Australia/Sydney",
+    "alaska": "America/Anchorage", "argentina": "America/Argentina/Buenos_Aires",
+    "atlanta": "America/New_York", "austin": "America/Chicago", "australia": "Australia/Sydney",
+    "austria": "Europe/Vienna", "bangalore": "Asia/Kolkata", "barcelona": "Europe/Madrid",
+    "beijing": "Asia/Shanghai", "bengaluru": "Asia/Kolkata", "boston": "America/New_York",
+    "brazil": "America/Sao_Paulo", "britain": "Europe/London", "bst": "Europe/London",
+    "buenos aires": "America/Argentina/Buenos_Aires", "california": "America/Los_Angeles",
+    "canada": "America/Toronto", "canberra": "Australia/Sydney",
+    "cape town": "Africa/Johannesburg", "cdt": "America/Chicago", "central": "America/Chicago",
+    "central european": "Europe/Berlin", "cest": "Europe/Berlin", "cet": "Europe/Berlin",
+    "china": "Asia/Shanghai", "cologne": "Europe/Berlin", "cst": "America/Chicago",
+    "dallas": "America/Chicago", "dc": "America/New_York", "delhi": "Asia/Kolkata",
+    "dubai": "Asia/Dubai", "eastern": "America/New_York", "edinburgh": "Europe/London",
+    "edt": "America/New_York", "eest": "Europe/Athens", "eet": "Europe/Athens",
+    "egypt": "Africa/Cairo", "england": "Europe/London", "est": "America/New_York",
+    "et": "America/New_York", "france": "Europe/Paris", "frankfurt": "Europe/Berlin",
+    "geneva": "Europe/Zurich", "germany": "Europe/Berlin", "gmt": "UTC",
+    "hamburg": "Europe/Berlin", "hanoi": "Asia/Bangkok", "hawaii": "Pacific/Honolulu",
+    "hk": "Asia/Hong_Kong", "hkt": "Asia/Hong_Kong", "hong kong": "Asia/Hong_Kong",
+    "houston": "America/Chicago", "india": "Asia/Kolkata", "indonesia": "Asia/Jakarta",
+    "ireland": "Europe/Dublin", "israel": "Asia/Jerusalem", "ist": "Asia/Kolkata",
+    "italy": "Europe/Rome", "japan": "Asia/Tokyo", "jst": "Asia/Tokyo", "kenya": "Africa/Nairobi",
+    "kiev": "Europe/Kyiv", "korea": "Asia/Seoul", "kst": "Asia/Seoul", "la": "America/Los_Angeles",
+    "los angeles": "America/Los_Angeles", "manchester": "Europe/London", "mdt": "America/Denver",
+    "mexico": "America/Mexico_City", "miami": "America/New_York", "milan": "Europe/Rome",
+    "montreal": "America/Toronto", "moscow": "Europe/Moscow", "mountain": "America/Denver",
+    "mst": "America/Denver", "mumbai": "Asia/Kolkata", "munich": "Europe/Berlin",
+    "netherlands": "Europe/Amsterdam", "new delhi": "Asia/Kolkata", "new york": "America/New_York",
+    "new zealand": "Pacific/Auckland", "nigeria": "Africa/Lagos", "nyc": "America/New_York",
+    "nz": "Pacific/Auckland", "osaka": "Asia/Tokyo", "ottawa": "America/Toronto",
+    "pacific": "America/Los_Angeles", "pakistan": "Asia/Karachi", "pdt": "America/Los_Angeles",
+    "philippines": "Asia/Manila", "poland": "Europe/Warsaw", "portugal": "Europe/Lisbon",
+    "pst": "America/Los_Angeles", "pt": "America/Los_Angeles", "rio": "America/Sao_Paulo",
+    "rio de janeiro": "America/Sao_Paulo", "russia": "Europe/Moscow",
+    "san francisco": "America/Los_Angeles", "sao paulo": "America/Sao_Paulo",
+    "seattle": "America/Los_Angeles", "sf": "America/Los_Angeles", "sgt": "Asia/Singapore",
+    "shenzhen": "Asia/Shanghai", "silicon valley": "America/Los_Angeles",
+    "south africa": "Africa/Johannesburg", "south korea": "Asia/Seoul", "spain": "Europe/Madrid",
+    "switzerland": "Europe/Zurich", "sydney": "Australia/Sydney", "taiwan": "Asia/Taipei",
+    "tel aviv": "Asia/Jerusalem", "thailand": "Asia/Bangkok", "turkey": "Europe/Istanbul",
+    "uae": "Asia/Dubai", "uk": "Europe/London", "ukraine": "Europe/Kyiv", "universal": "UTC",
+    "utc": "UTC", "vietnam": "Asia/Ho_Chi_Minh", "washington": "America/New_York",
+    "wet": "Europe/Lisbon", "z": "UTC", "zulu": "UTC",
 }  # fmt: skip
 MIN_DEPEG_PCT = Decimal("0.05")
 MAX_DEPEG_PCT = Decimal("50")
@@ -48,8 +80,10 @@ def _zones_by_key() -> dict[str, str]:
 def parse_timezone(text: str) -> str:
     """Return the IANA name for ``text`` ("Asia/Tokyo", "tokyo", "CET", "new york")."""
     key = " ".join(str(text).strip().replace("_", " ").split()).lower()
-    name = ZONE_ALIASES.get(key) or _zones_by_key().get(key) or _zones_by_key().get(
-        key.replace(" ", "_")
+    name = (
+        ZONE_ALIASES.get(key)
+        or _zones_by_key().get(key)
+        or _zones_by_key().get(key.replace(" ", "_"))
     )
     if name is None:
         shown = str(text).strip()[:40]

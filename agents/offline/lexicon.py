@@ -7,6 +7,7 @@ table of names people use; everything here is lower-case and built once at impor
 from __future__ import annotations
 
 from tools.market.catalog import ALIASES, COINS, STABLECOINS
+from tools.settings_parse import ZONE_ALIASES
 
 _ID_TO_SYMBOL: dict[str, str] = {c.id: c.symbol for c in COINS}
 _ID_TO_SYMBOL.update({s.id: s.symbol for s in STABLECOINS})
@@ -105,52 +106,9 @@ BARE_CURRENCY_CODES: frozenset[str] = frozenset(
      "mxn", "sgd", "hkd", "nzd", "sek", "nok", "dkk", "pln", "zar"}
 )  # fmt: skip
 
-#: Time-zone abbreviations, countries and cities missing from the IANA city list.
-TIMEZONE_ALIASES: dict[str, str] = {
-    "utc": "UTC", "gmt": "UTC", "zulu": "UTC", "z": "UTC", "universal": "UTC",
-    # CET/CEST: the zone most software uses as the example for Central European Time.
-    "cet": "Europe/Berlin", "cest": "Europe/Berlin", "central european": "Europe/Berlin",
-    "eet": "Europe/Athens", "eest": "Europe/Athens", "wet": "Europe/Lisbon",
-    "bst": "Europe/London", "uk": "Europe/London", "england": "Europe/London",
-    "britain": "Europe/London", "manchester": "Europe/London", "edinburgh": "Europe/London",
-    "est": "America/New_York", "edt": "America/New_York", "eastern": "America/New_York",
-    "et": "America/New_York", "nyc": "America/New_York", "boston": "America/New_York",
-    "miami": "America/New_York", "washington": "America/New_York", "dc": "America/New_York",
-    "atlanta": "America/New_York",
-    "cst": "America/Chicago", "cdt": "America/Chicago", "central": "America/Chicago",
-    "dallas": "America/Chicago", "houston": "America/Chicago", "austin": "America/Chicago",
-    "mst": "America/Denver", "mdt": "America/Denver", "mountain": "America/Denver",
-    "pst": "America/Los_Angeles", "pdt": "America/Los_Angeles", "pacific": "America/Los_Angeles",
-    "pt": "America/Los_Angeles", "la": "America/Los_Angeles", "san francisco":
-    "America/Los_Angeles", "sf": "America/Los_Angeles", "seattle": "America/Los_Angeles",
-    "california": "America/Los_Angeles", "silicon valley": "America/Los_Angeles",
-    "munich": "Europe/Berlin", "frankfurt": "Europe/Berlin", "hamburg": "Europe/Berlin",
-    "cologne": "Europe/Berlin", "germany": "Europe/Berlin", "france": "Europe/Paris",
-    "spain": "Europe/Madrid", "barcelona": "Europe/Madrid", "italy": "Europe/Rome",
-    "milan": "Europe/Rome", "netherlands": "Europe/Amsterdam", "switzerland": "Europe/Zurich",
-    "geneva": "Europe/Zurich", "austria": "Europe/Vienna", "portugal": "Europe/Lisbon",
-    "poland": "Europe/Warsaw", "ukraine": "Europe/Kyiv", "kiev": "Europe/Kyiv",
-    "turkey": "Europe/Istanbul", "russia": "Europe/Moscow", "ireland": "Europe/Dublin",
-    "ist": "Asia/Kolkata", "india": "Asia/Kolkata", "mumbai": "Asia/Kolkata",
-    "delhi": "Asia/Kolkata", "new delhi": "Asia/Kolkata", "bangalore": "Asia/Kolkata",
-    "bengaluru": "Asia/Kolkata", "jst": "Asia/Tokyo", "japan": "Asia/Tokyo",
-    "osaka": "Asia/Tokyo", "kst": "Asia/Seoul", "korea": "Asia/Seoul",
-    "south korea": "Asia/Seoul", "china": "Asia/Shanghai", "beijing": "Asia/Shanghai",
-    "shenzhen": "Asia/Shanghai", "hk": "Asia/Hong_Kong", "hkt": "Asia/Hong_Kong",
-    "sgt": "Asia/Singapore", "uae": "Asia/Dubai", "abu dhabi": "Asia/Dubai",
-    "vietnam": "Asia/Ho_Chi_Minh", "hanoi": "Asia/Bangkok", "thailand": "Asia/Bangkok",
-    "indonesia": "Asia/Jakarta", "philippines": "Asia/Manila", "taiwan": "Asia/Taipei",
-    "israel": "Asia/Jerusalem", "tel aviv": "Asia/Jerusalem", "pakistan": "Asia/Karachi",
-    "aest": "Australia/Sydney", "aedt": "Australia/Sydney", "australia": "Australia/Sydney",
-    "canberra": "Australia/Sydney", "nz": "Pacific/Auckland", "new zealand": "Pacific/Auckland",
-    "brazil": "America/Sao_Paulo", "rio": "America/Sao_Paulo",
-    "rio de janeiro": "America/Sao_Paulo", "argentina": "America/Argentina/Buenos_Aires",
-    "buenos aires": "America/Argentina/Buenos_Aires", "mexico": "America/Mexico_City",
-    "canada": "America/Toronto", "montreal": "America/Toronto", "ottawa": "America/Toronto",
-    "nigeria": "Africa/Lagos", "kenya": "Africa/Nairobi", "egypt": "Africa/Cairo",
-    "south africa": "Africa/Johannesburg", "cape town": "Africa/Johannesburg",
-    "hawaii": "Pacific/Honolulu", "alaska": "America/Anchorage",
-}  # fmt: skip
+#: Time-zone abbreviations, countries and cities missing from the IANA city list
+#: (shared with the settings parser, so what the assistant understands is what it stores).
+TIMEZONE_ALIASES: dict[str, str] = ZONE_ALIASES
 
 #: Indicator phrases (lower-case) -> indicator name of the tool contract.
 INDICATORS: dict[str, str] = {
