@@ -8,9 +8,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 from langchain_core.language_models import BaseChatModel
 
+from agents.offline import OfflineNLU, embedding_nlu
 from agents.router import OfflineRouterModel
 from tools.errors import ConfigurationError
 
@@ -33,6 +35,13 @@ def uses_llm(config: ModelConfig) -> bool:
     return config.mode == "auto" and bool(config.api_key or config.base_url)
 
 
+@cache
+def shared_nlu() -> OfflineNLU:
+    """The offline language understanding, loaded once per process (MiniLM backs the cue
+    phrases when the ``nlp`` extra is installed; loading it takes a few seconds)."""
+    return embedding_nlu()
+
+
 def build_chat_model(config: ModelConfig) -> BaseChatModel:
     """The chat model for ``config``.
 
@@ -44,10 +53,7 @@ def build_chat_model(config: ModelConfig) -> BaseChatModel:
             f"CRYPTOGUARD_LLM must be auto, openai or offline, not {config.mode!r}."
         )
     if not uses_llm(config):
-        from agents.offline import embedding_nlu
-
-        # MiniLM backs the cue phrases when the ``nlp`` extra is installed.
-        return OfflineRouterModel(nlu=embedding_nlu())
+        return OfflineRouterModel(nlu=shared_nlu())
     if not (config.api_key or config.base_url):
         raise ConfigurationError(
             "CRYPTOGUARD_LLM=openai needs CRYPTOGUARD_OPENAI__API_KEY "
