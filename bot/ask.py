@@ -58,7 +58,7 @@ async def answer_batch(
             continue
         try:
             item = json.loads(line)
-            question = item["q"] if isinstance(item, dict) else None
+            question = item.get("q") if isinstance(item, dict) else None
         except json.JSONDecodeError:
             question = None
         if not isinstance(question, str):
