@@ -6,6 +6,7 @@ HTTP clients, and the services every front-end uses; it closes them all on exit.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -45,10 +46,20 @@ class App:
     agent: AgentService | None = None
 
     async def refresh_market(self) -> None:
-        """Warm the caches (top coins, stablecoins) and persist the live quotes."""
-        report = await self.prices.get_top(REFRESH_TOP_N)
-        saved = await self.quote_store.save(report.quotes)
-        await self.prices.get_stablecoin_status()
+        """Warm the caches (top coins, stablecoins) and persist the live quotes.
+
+        The whole tick has a deadline (80 % of the refresh interval), so slow providers
+        can never make runs pile up.
+        """
+        deadline = max(5.0, self.settings.market_refresh_s * 0.8)
+        try:
+            async with asyncio.timeout(deadline):
+                report = await self.prices.get_top(REFRESH_TOP_N)
+                saved = await self.quote_store.save(report.quotes)
+                await self.prices.get_stablecoin_status()
+        except TimeoutError:
+            logger.warning("market refresh missed its %.0f s deadline", deadline)
+            return
         logger.debug("market refreshed: %d quotes, %d saved", len(report.quotes), saved)
 
 

@@ -170,3 +170,11 @@ def test_missing_replay_file_is_a_configuration_error(
     monkeypatch.setenv("CRYPTOGUARD_OFFLINE__REPLAY", "USDC=/nonexistent/usdc.csv")
     result = CliRunner().invoke(cli, ["price", "usdc"])
     assert result.exit_code == 1 and "Replay file for USDC not found" in result.output
+
+
+async def test_market_refresh_job_runs_and_keeps_simulated_quotes_out_of_storage(
+    offline_app: App,
+) -> None:
+    await offline_app.refresh_market()
+    assert await offline_app.quote_store.load(["bitcoin"]) == []  # only live quotes are kept
+    assert offline_app.prices.resolver.lookup("btc") is not None
