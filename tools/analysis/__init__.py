@@ -1,0 +1,1 @@
+"""Analyses over OHLCV bars: indicators, formulas, backtests, history, charts, sentiment."""
