@@ -11,6 +11,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from bot.settings import MarketMode, Settings
@@ -25,6 +26,7 @@ from tools.users import UserService
 
 if TYPE_CHECKING:
     from agents.service import AgentService
+    from tools.analysis.backtest import BacktestService
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +46,13 @@ class App:
     quote_store: QuoteStore
     clock: Clock
     agent: AgentService | None = None
+
+    @cached_property
+    def backtests(self) -> BacktestService:
+        """Backtests (numpy and TA-Lib load on first use)."""
+        from tools.analysis.backtest import BacktestService
+
+        return BacktestService(self.prices)
 
     async def refresh_market(self) -> None:
         """Warm the caches (top coins, stablecoins) and persist the live quotes.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
@@ -200,6 +201,39 @@ def depeg(
     async def body(application: App) -> str:
         report = await application.prices.get_stablecoin_status(symbols or None)
         return render_stablecoins(report, color=_color())
+
+    typer.echo(_run(body))
+
+
+@app.command()
+def backtest(
+    symbol: Annotated[str, typer.Argument(help="Coin ticker or name (or a label for --csv)")],
+    strategy: Annotated[
+        str,
+        typer.Argument(
+            help="rsi_mean_reversion, macd_crossover, sma_crossover, bollinger_reversion, "
+            "dca or buy_and_hold"
+        ),
+    ],
+    period: Annotated[str, typer.Option(help="How far back: 90d, 6m, 1y, 2y...")] = "1y",
+    interval: Annotated[str, typer.Option(help="Bar length: 1h, 4h or 1d")] = "1d",
+    capital: Annotated[float, typer.Option(help="Initial capital")] = 10_000.0,
+    fee: Annotated[float, typer.Option(help="Fee per fill, percent")] = 0.1,
+    slippage: Annotated[float, typer.Option(help="Slippage per fill, percent")] = 0.05,
+    csv: Annotated[
+        Path | None, typer.Option(help="Backtest on OHLCV (or date,price) rows from this CSV")
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+    trades: Annotated[Path | None, typer.Option(help="Write the trade list to this CSV")] = None,
+) -> None:
+    """Backtest a strategy and compare it with buy and hold."""
+    from bot.backtest_cli import run_backtest_command
+
+    async def body(application: App) -> str:
+        return await run_backtest_command(
+            application, symbol, strategy, period=period, interval=interval, capital=capital,
+            fee=fee, slippage=slippage, csv=csv, as_json=json_output, trades_out=trades,
+        )  # fmt: skip
 
     typer.echo(_run(body))
 

@@ -24,6 +24,7 @@ from tools.market.service import PriceService
 
 if TYPE_CHECKING:
     from agents.service import AgentReply, AgentService
+    from tools.analysis.backtest import BacktestService
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,9 @@ Commands:
   /price SYMBOL... [in CUR]   prices, e.g. /price btc eth sol   or   /price xrp in eur
   /top [N]                    the N largest coins with the day's gainers and losers (default 10)
   /depeg [SYMBOL...]          stablecoin peg health, e.g. /depeg   or   /depeg usdc dai
+  /backtest SYMBOL STRATEGY [PERIOD]
+                              backtest vs buy and hold, e.g. /backtest eth rsi 6m
+                              (strategies: rsi, macd, sma_crossover, bollinger, dca, hold)
   /reset                      forget this conversation and start a new one
   /help                       this help
   /quit                       leave
@@ -76,7 +80,9 @@ class Console:
             "help": self._help,
             "start": self._help,
             "reset": self._reset,
+            "backtest": self._backtest,
         }
+        self.backtests: BacktestService | None = None
 
     async def handle(self, line: str) -> str:
         """Answer one line of input (never raises)."""
@@ -121,6 +127,17 @@ class Console:
     async def _depeg(self, args: list[str]) -> str:
         report = await self.prices.get_stablecoin_status(args or None)
         return render_stablecoins(report, color=self.color)
+
+    async def _backtest(self, args: list[str]) -> str:
+        if len(args) < 2 or len(args) > 3:
+            return "Usage: /backtest SYMBOL STRATEGY [PERIOD], e.g. /backtest eth rsi 6m"
+        from tools.analysis.backtest import BacktestService
+        from tools.analysis.text_backtest import backtest_text
+
+        if self.backtests is None:
+            self.backtests = BacktestService(self.prices)
+        period = args[2] if len(args) == 3 else "1y"
+        return backtest_text(await self.backtests.run(args[0], args[1], period))
 
     async def _help(self, args: list[str]) -> str:
         return HELP

@@ -19,7 +19,14 @@ from tools.users import UserService
 
 def build_tools(prices: PriceService, users: UserService) -> list[BaseTool]:
     """All tools available in this version."""
-    tools = [*market_tools(prices, users), *settings_tools(users)]
+    from tools.adapters.analysis import analysis_tools
+    from tools.analysis.backtest import BacktestService
+
+    tools = [
+        *market_tools(prices, users),
+        *analysis_tools(BacktestService(prices)),
+        *settings_tools(users),
+    ]
     unknown = {t.name for t in tools} - set(CAPABILITIES)
     if unknown:
         raise RuntimeError(f"tools outside the contract: {sorted(unknown)}")

@@ -1,0 +1,44 @@
+"""Agent tools over the analysis services: backtests (charts, indicators, formulas,
+history and sentiment register here as they land)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain.tools import tool
+from langchain_core.tools import BaseTool
+
+from tools.analysis.backtest import BacktestService
+from tools.analysis.text_backtest import backtest_text
+
+
+def analysis_tools(backtests: BacktestService) -> list[BaseTool]:
+    """The analysis tools, bound to their services."""
+
+    @tool(parse_docstring=True)
+    async def backtest_strategy(
+        symbol: str,
+        strategy: str,
+        period: str = "1y",
+        params: dict[str, Any] | None = None,
+        initial_capital: float = 10000,
+        interval: str = "1d",
+    ) -> str:
+        """Backtest a trading strategy on a coin's price history and compare it with buy and hold.
+
+        Args:
+            symbol: Upper-case ticker such as "BTC".
+            strategy: One of rsi_mean_reversion, macd_crossover, sma_crossover,
+                bollinger_reversion, dca, buy_and_hold.
+            period: How far back, like "90d", "6m", "1y", "2y".
+            params: Strategy parameters, e.g. {"period": 14, "buy_below": 30} for RSI or
+                {"fast": 20, "slow": 50} for sma_crossover, {"frequency": "weekly"} for dca.
+            initial_capital: Starting cash in USD.
+            interval: Bar length: 1h, 4h or 1d.
+        """
+        report = await backtests.run(
+            symbol, strategy, period, params, initial_capital=initial_capital, interval=interval
+        )
+        return backtest_text(report)
+
+    return [backtest_strategy]
