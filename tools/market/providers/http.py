@@ -1,7 +1,9 @@
 """The shared request path of the market-data provider clients.
 
-Every provider client (CoinGecko, DefiLlama, Binance) calls :func:`request_json`, which
-turns one GET into parsed JSON or a :class:`ProviderError`:
+Every provider client (CoinGecko, DefiLlama, Binance, Alternative.me) calls
+:func:`request_json`, which turns one GET into parsed JSON or a :class:`ProviderError`; the
+news feed reader calls :func:`request_body`, the same request path with its own decoder for
+the 2xx body (RSS/Atom XML instead of JSON):
 
 * 429, 5xx (including 408), timeouts and connection errors are retried with exponential
   backoff and full jitter (``uniform(0, min(max_delay, base_delay * 2**n))``).
@@ -41,12 +43,12 @@ import logging
 import math
 import random
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -58,11 +60,19 @@ from tools.market.providers.breaker import CircuitBreaker
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 #: How providers are named to users and operators.
 DISPLAY_NAMES: dict[str, str] = {
     "coingecko": "CoinGecko",
     "defillama": "DefiLlama",
     "binance": "Binance",
+    "alternative_me": "Alternative.me",
+    "coindesk": "CoinDesk",
+    "cointelegraph": "Cointelegraph",
+    "decrypt": "Decrypt",
+    "theblock": "The Block",
+    "bitcoinmagazine": "Bitcoin Magazine",
 }
 
 #: Ban length assumed when a 418 carries no ``Retry-After`` (Binance bans start at 2 min).
@@ -270,6 +280,91 @@ async def request_json(
     Raises:
         ProviderError: The call failed (see the subclasses for the special cases).
     """
+    return await _request(
+        client,
+        url,
+        params=params,
+        headers=headers,
+        provider=provider,
+        policy=policy,
+        breaker=breaker,
+        sleep=sleep,
+        clock=clock,
+        decode=lambda response: _decode_json(response, provider),
+        follow_redirects=False,
+    )
+
+
+async def request_body(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    decode: Callable[[bytes, str], T],
+    params: Mapping[str, str | int] | None = None,
+    headers: Mapping[str, str] | None = None,
+    provider: str,
+    policy: RetryPolicy | None = None,
+    breaker: CircuitBreaker | None = None,
+    sleep: Sleeper = asyncio.sleep,
+    clock: Clock | None = None,
+    follow_redirects: bool = False,
+) -> T:
+    """GET ``url`` and decode the raw body of the 2xx answer (RSS/Atom, text), with retries.
+
+    Status handling, retries, ``Retry-After`` and the circuit breaker are exactly those of
+    :func:`request_json`; only the 2xx body is handed to ``decode`` instead of the JSON
+    parser. ``decode`` raises :class:`MalformedResponseError` for a body it cannot use (an
+    HTML page, XML that does not parse); that is retried once, like malformed JSON.
+
+    Args:
+        client: The upstream's HTTP client.
+        url: Absolute URL (or a path relative to the client's base URL).
+        decode: ``decode(body, content_type)`` turns the body into the result.
+        params: Query parameters.
+        headers: Extra request headers; never logged.
+        provider: Provider id for errors and logs.
+        policy: Retry policy (default :class:`RetryPolicy`).
+        breaker: The provider's circuit breaker, if any.
+        sleep: Sleeper used between attempts.
+        clock: Time source for HTTP-date ``Retry-After`` values.
+        follow_redirects: Follow 3xx answers (news sites move their feeds around).
+
+    Returns:
+        Whatever ``decode`` returned.
+
+    Raises:
+        ProviderError: The call failed (see the subclasses for the special cases).
+    """
+    return await _request(
+        client,
+        url,
+        params=params,
+        headers=headers,
+        provider=provider,
+        policy=policy,
+        breaker=breaker,
+        sleep=sleep,
+        clock=clock,
+        decode=lambda response: decode(response.content, response.headers.get("content-type", "")),
+        follow_redirects=follow_redirects,
+    )
+
+
+async def _request(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    params: Mapping[str, str | int] | None,
+    headers: Mapping[str, str] | None,
+    provider: str,
+    policy: RetryPolicy | None,
+    breaker: CircuitBreaker | None,
+    sleep: Sleeper,
+    clock: Clock | None,
+    decode: Callable[[httpx.Response], T],
+    follow_redirects: bool,
+) -> T:
+    """The retry loop shared by :func:`request_json` and :func:`request_body`."""
     policy = policy or RetryPolicy()
     clock = clock or SystemClock()
     secrets = [v for v in (headers or {}).values() if len(v) >= 4]
@@ -285,11 +380,13 @@ async def request_json(
             retry_after=remaining,
         )
 
-    async def attempt() -> Any:
+    async def attempt() -> T:
         if breaker is not None and breaker.is_open:
             raise CircuitOpenError(provider, "circuit opened during retries", retryable=False)
         try:
-            response = await client.get(url, params=params, headers=headers)
+            response = await client.get(
+                url, params=params, headers=headers, follow_redirects=follow_redirects
+            )
         except httpx.TimeoutException as exc:
             raise ProviderError(
                 provider, f"timeout ({type(exc).__name__})", retryable=True
@@ -300,7 +397,7 @@ async def request_json(
         except httpx.HTTPError as exc:
             reason = _scrub(f"request failed ({type(exc).__name__}: {exc})", secrets)
             raise ProviderError(provider, reason, retryable=False) from exc
-        return _interpret(response, provider, path, policy, breaker, clock, secrets)
+        return _interpret(response, provider, path, policy, breaker, clock, secrets, decode)
 
     def stop(state: RetryCallState) -> bool:
         exc = _outcome_error(state)
@@ -341,7 +438,7 @@ async def request_json(
         reraise=True,
     )
     try:
-        result: Any = await retrying(attempt)
+        result: T = await retrying(attempt)
     except CircuitOpenError:
         if breaker is not None:
             breaker.release()
@@ -387,22 +484,14 @@ def _interpret(
     breaker: CircuitBreaker | None,
     clock: Clock,
     secrets: list[str],
-) -> Any:
-    """Turn a response into JSON or raise the matching :class:`ProviderError`."""
+    decode: Callable[[httpx.Response], T],
+) -> T:
+    """Decode a 2xx response or raise the matching :class:`ProviderError`."""
     status = response.status_code
     name = display_name(provider)
-    html = _looks_like_html(response)
     if 200 <= status < 300:
-        if html:
-            raise MalformedResponseError(
-                provider, "HTML page instead of JSON", status=status, retryable=True
-            )
-        try:
-            return json.loads(response.content, parse_float=Decimal)
-        except ValueError as exc:
-            raise MalformedResponseError(
-                provider, "malformed JSON", status=status, retryable=True
-            ) from exc
+        return decode(response)
+    html = _looks_like_html(response)
 
     reason, code = _error_reason(response, html, secrets)
     retry_after = parse_retry_after(response.headers.get("Retry-After"), clock.now())
@@ -447,6 +536,21 @@ def _interpret(
     else:
         logger.debug("%s answered %d for %s: %s", name, status, path, reason)
     raise ProviderError(provider, reason, status=status, error_code=code)
+
+
+def _decode_json(response: httpx.Response, provider: str) -> Any:
+    """Parse a 2xx body as JSON (fractions as ``Decimal``); HTML or garbage is malformed."""
+    status = response.status_code
+    if _looks_like_html(response):
+        raise MalformedResponseError(
+            provider, "HTML page instead of JSON", status=status, retryable=True
+        )
+    try:
+        return json.loads(response.content, parse_float=Decimal)
+    except ValueError as exc:
+        raise MalformedResponseError(
+            provider, "malformed JSON", status=status, retryable=True
+        ) from exc
 
 
 def _looks_like_html(response: httpx.Response) -> bool:
