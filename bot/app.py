@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -27,6 +27,7 @@ from tools.users import UserService
 if TYPE_CHECKING:
     from agents.service import AgentService
     from tools.analysis.backtest import BacktestService
+    from tools.analysis.sentiment import SentimentService
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,22 @@ class App:
     quote_store: QuoteStore
     clock: Clock
     agent: AgentService | None = None
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    @cached_property
+    def sentiment(self) -> SentimentService:
+        """Market sentiment (feeds, scorer and HTTP clients are set up on first use)."""
+        from tools.analysis.sentiment_setup import open_sentiment
+
+        handle = open_sentiment(
+            self.settings.market.value,
+            self.prices.resolver,
+            self.clock,
+            model_path=self.settings.sentiment.model_path,
+            headlines_path=self.settings.sentiment.headlines_file,
+        )
+        self.closers.append(handle.aclose)
+        return handle.service
 
     @cached_property
     def backtests(self) -> BacktestService:
@@ -93,9 +110,7 @@ def market_config(settings: Settings) -> MarketConfig:
 
 
 @asynccontextmanager
-async def open_agent(
-    settings: Settings, prices: PriceService, users: UserService, clock: Clock
-) -> AsyncIterator[AgentService]:
+async def open_agent(app: App) -> AsyncIterator[AgentService]:
     """Build the agent (model, tools, checkpointer) and close its checkpointer on exit.
 
     LangChain is imported here, not at module level, so commands that need no agent
@@ -108,6 +123,7 @@ async def open_agent(
     from memory import open_checkpointer
     from tools.adapters import build_tools
 
+    settings, clock = app.settings, app.clock
     key = settings.openai.api_key
     config = ModelConfig(
         mode=settings.llm.value,
@@ -117,10 +133,11 @@ async def open_agent(
         timeout_s=settings.openai.timeout_s,
     )
     limits = settings.agent
+    tools = build_tools(app.prices, app.users, backtests=app.backtests, sentiment=app.sentiment)
     async with open_checkpointer(settings.resolved_database_url) as checkpointer:
         graph = build_agent(
             build_chat_model(config),
-            build_tools(prices, users),
+            tools,
             checkpointer=checkpointer,
             history_exchanges=limits.history_exchanges,
             max_model_calls=limits.max_model_calls,
@@ -129,7 +146,7 @@ async def open_agent(
         logger.info("Agent model: %s", f"{config.model} (OpenAI-compatible)" if paid else "offline")
         yield AgentService(
             graph,
-            users,
+            app.users,
             limiter=TurnLimiter(limits.turns_per_minute, limits.turns_per_day, clock=clock),
             budget=TokenBudget(limits.daily_token_budget, clock=clock) if paid else None,
             recursion_limit=limits.recursion_limit,
@@ -150,6 +167,7 @@ async def open_app(
     db = Database.from_url(settings.resolved_database_url)
     market: MarketHandle | None = None
     stack = AsyncExitStack()
+    application: App | None = None
     try:
         if migrate:
             await upgrade_database(db.engine)
@@ -172,12 +190,15 @@ async def open_app(
             logger.info(
                 "Market: offline (simulated%s)", ", with replays" if settings.offline.replay else ""
             )
-        agent = None
+        application = App(settings, db, market, prices, users, store, clock)
         if with_agent:
-            agent = await stack.enter_async_context(open_agent(settings, prices, users, clock))
-        yield App(settings, db, market, prices, users, store, clock, agent)
+            application.agent = await stack.enter_async_context(open_agent(application))
+        yield application
     finally:
         await stack.aclose()
+        if application is not None:
+            for close in application.closers:
+                await close()
         if market is not None:
             await market.aclose()
         await db.dispose()

@@ -119,6 +119,15 @@ class DepegSettings(BaseModel):
         return self
 
 
+class SentimentSettings(BaseModel):
+    """Market sentiment from news headlines."""
+
+    # A local transformers text-classification model directory; VADER when unset.
+    model_path: Path | None = None
+    # A JSON headline file used offline (and when the feeds are unreachable).
+    headlines_file: Path | None = None
+
+
 class AgentSettings(BaseModel):
     """The conversational agent's limits and memory."""
 
@@ -163,6 +172,7 @@ class Settings(BaseSettings):
     offline: OfflineSettings = Field(default_factory=OfflineSettings)
     depeg: DepegSettings = Field(default_factory=DepegSettings)
     agent: AgentSettings = Field(default_factory=AgentSettings)
+    sentiment: SentimentSettings = Field(default_factory=SentimentSettings)
 
     @field_validator("market", "llm", "log_level", mode="before")
     @classmethod

@@ -13,18 +13,25 @@ from tools.adapters.context import ToolContext
 from tools.adapters.contract import CAPABILITIES, MUTATING
 from tools.adapters.market import market_tools
 from tools.adapters.settings import settings_tools
+from tools.analysis.backtest import BacktestService
+from tools.analysis.sentiment import SentimentService
 from tools.market.service import PriceService
 from tools.users import UserService
 
 
-def build_tools(prices: PriceService, users: UserService) -> list[BaseTool]:
+def build_tools(
+    prices: PriceService,
+    users: UserService,
+    *,
+    backtests: BacktestService,
+    sentiment: SentimentService,
+) -> list[BaseTool]:
     """All tools available in this version."""
     from tools.adapters.analysis import analysis_tools
-    from tools.analysis.backtest import BacktestService
 
     tools = [
         *market_tools(prices, users),
-        *analysis_tools(BacktestService(prices)),
+        *analysis_tools(backtests, sentiment),
         *settings_tools(users),
     ]
     unknown = {t.name for t in tools} - set(CAPABILITIES)

@@ -9,10 +9,12 @@ from langchain.tools import tool
 from langchain_core.tools import BaseTool
 
 from tools.analysis.backtest import BacktestService
+from tools.analysis.sentiment import SentimentService
 from tools.analysis.text_backtest import backtest_text
+from tools.analysis.text_sentiment import sentiment_text
 
 
-def analysis_tools(backtests: BacktestService) -> list[BaseTool]:
+def analysis_tools(backtests: BacktestService, sentiment: SentimentService) -> list[BaseTool]:
     """The analysis tools, bound to their services."""
 
     @tool(parse_docstring=True)
@@ -41,4 +43,13 @@ def analysis_tools(backtests: BacktestService) -> list[BaseTool]:
         )
         return backtest_text(report)
 
-    return [backtest_strategy]
+    @tool(parse_docstring=True)
+    async def market_sentiment(symbol: str | None = None) -> str:
+        """Score the sentiment of recent crypto news headlines for a coin or the whole market.
+
+        Args:
+            symbol: Upper-case ticker such as "BTC"; omit for the market as a whole.
+        """
+        return sentiment_text(await sentiment.analyse(symbol))
+
+    return [backtest_strategy, market_sentiment]
