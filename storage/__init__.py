@@ -35,6 +35,7 @@ from storage.repositories import (
     PriceHistoryRepository,
     QuoteCacheRepository,
     QuoteRow,
+    SavedFormulaRepository,
     TradeRepository,
     UserRepository,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "PriceHistoryRepository",
     "QuoteCacheRepository",
     "QuoteRow",
+    "SavedFormulaRepository",
     "StorageError",
     "TradeRepository",
     "UserRepository",

@@ -53,6 +53,7 @@ __all__ = [
     "Portfolio",
     "PriceCandle",
     "QuoteCache",
+    "SavedFormula",
     "Trade",
     "User",
 ]
@@ -278,6 +279,23 @@ class AuditLog(Base):
     )
     action: Mapped[str] = mapped_column(String(64))
     details: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SavedFormula(Base):
+    """A custom indicator formula a user saved under a short name.
+
+    The formula text is validated by the analysis layer before it is stored; storage
+    keeps it verbatim.
+    """
+
+    __tablename__ = "saved_formulas"
+    __table_args__ = (UniqueConstraint("owner_id", "name"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    owner_id: Mapped[int] = mapped_column(IdType, ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(32))
+    formula: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -13,6 +13,7 @@ from storage.repositories.outbox import DEFAULT_MAX_ATTEMPTS, OutboxRepository
 from storage.repositories.portfolios import DEFAULT_PORTFOLIO_NAME, PortfolioRepository
 from storage.repositories.price_history import CandleRow, PriceHistoryRepository
 from storage.repositories.quote_cache import QuoteCacheRepository, QuoteRow
+from storage.repositories.saved_formulas import SavedFormulaRepository
 from storage.repositories.trades import NewTrade, TradeRepository
 from storage.repositories.users import UPDATABLE_USER_FIELDS, UserRepository
 
@@ -32,6 +33,7 @@ __all__ = [
     "PriceHistoryRepository",
     "QuoteCacheRepository",
     "QuoteRow",
+    "SavedFormulaRepository",
     "TradeRepository",
     "UserRepository",
 ]
