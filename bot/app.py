@@ -27,7 +27,9 @@ from tools.users import UserService
 if TYPE_CHECKING:
     from agents.service import AgentService
     from tools.analysis.backtest import BacktestService
+    from tools.analysis.formula import FormulaService
     from tools.analysis.sentiment import SentimentService
+    from tools.analysis.technical import TechnicalService
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +65,20 @@ class App:
         )
         self.closers.append(handle.aclose)
         return handle.service
+
+    @cached_property
+    def technicals(self) -> TechnicalService:
+        """Indicators and the technical summary."""
+        from tools.analysis.technical import TechnicalService
+
+        return TechnicalService(self.prices)
+
+    @cached_property
+    def formulas(self) -> FormulaService:
+        """Custom formulas and the users' saved ones."""
+        from tools.analysis.formula import FormulaService
+
+        return FormulaService(self.prices, self.db, clock=self.clock)
 
     @cached_property
     def backtests(self) -> BacktestService:
@@ -133,7 +149,14 @@ async def open_agent(app: App) -> AsyncIterator[AgentService]:
         timeout_s=settings.openai.timeout_s,
     )
     limits = settings.agent
-    tools = build_tools(app.prices, app.users, backtests=app.backtests, sentiment=app.sentiment)
+    tools = build_tools(
+        app.prices,
+        app.users,
+        technicals=app.technicals,
+        formulas=app.formulas,
+        backtests=app.backtests,
+        sentiment=app.sentiment,
+    )
     async with open_checkpointer(settings.resolved_database_url) as checkpointer:
         graph = build_agent(
             build_chat_model(config),

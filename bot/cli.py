@@ -120,7 +120,7 @@ def chat() -> None:
 
     async def body(application: App) -> None:
         await application.users.ensure(local_user())
-        await Console(application.prices, agent=application.agent, color=_color()).run()
+        await Console(application, color=_color()).run()
 
     _run(body, with_agent=True)
 

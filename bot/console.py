@@ -20,11 +20,10 @@ from typing import TYPE_CHECKING
 from bot.console_format import render_prices, render_stablecoins, render_top
 from bot.errors import render_error
 from tools.identity import ChatRef, UserRef
-from tools.market.service import PriceService
 
 if TYPE_CHECKING:
-    from agents.service import AgentReply, AgentService
-    from tools.analysis.backtest import BacktestService
+    from agents.service import AgentReply
+    from bot.app import App
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +32,10 @@ Commands:
   /price SYMBOL... [in CUR]   prices, e.g. /price btc eth sol   or   /price xrp in eur
   /top [N]                    the N largest coins with the day's gainers and losers (default 10)
   /depeg [SYMBOL...]          stablecoin peg health, e.g. /depeg   or   /depeg usdc dai
+  /ta SYMBOL [INTERVAL] [INDICATOR...]
+                              technical analysis, e.g. /ta btc   or   /ta eth 4h rsi macd
+  /formula SYMBOL EXPRESSION  a custom indicator, e.g. /formula eth RSI(7) - RSI(21)
+  /formula save NAME EXPR     save it (then: /formula eth NAME); /formula list, /formula delete NAME
   /backtest SYMBOL STRATEGY [PERIOD]
                               backtest vs buy and hold, e.g. /backtest eth rsi 6m
                               (strategies: rsi, macd, sma_crossover, bollinger, dca, hold)
@@ -64,11 +67,10 @@ class Console:
         color: Emit ANSI colours.
     """
 
-    def __init__(
-        self, prices: PriceService, *, agent: AgentService | None = None, color: bool = False
-    ) -> None:
-        self.prices = prices
-        self.agent = agent
+    def __init__(self, app: App, *, color: bool = False) -> None:
+        self.app = app
+        self.prices = app.prices
+        self.agent = app.agent
         self.color = color
         self.user = local_user()
         self.chat = ChatRef("console", 0, private=True)
@@ -81,8 +83,9 @@ class Console:
             "start": self._help,
             "reset": self._reset,
             "backtest": self._backtest,
+            "ta": self._ta,
+            "formula": self._formula,
         }
-        self.backtests: BacktestService | None = None
 
     async def handle(self, line: str) -> str:
         """Answer one line of input (never raises)."""
@@ -131,13 +134,44 @@ class Console:
     async def _backtest(self, args: list[str]) -> str:
         if len(args) < 2 or len(args) > 3:
             return "Usage: /backtest SYMBOL STRATEGY [PERIOD], e.g. /backtest eth rsi 6m"
-        from tools.analysis.backtest import BacktestService
         from tools.analysis.text_backtest import backtest_text
 
-        if self.backtests is None:
-            self.backtests = BacktestService(self.prices)
         period = args[2] if len(args) == 3 else "1y"
-        return backtest_text(await self.backtests.run(args[0], args[1], period))
+        return backtest_text(await self.app.backtests.run(args[0], args[1], period))
+
+    async def _ta(self, args: list[str]) -> str:
+        if not args:
+            return "Usage: /ta SYMBOL [INTERVAL] [INDICATOR...], e.g. /ta btc 4h rsi macd"
+        from tools.analysis.text_ta import technical_text
+
+        rest = args[1:]
+        interval = "1d"
+        if rest and rest[0].lower() in {"1h", "4h", "1d", "1w"}:
+            interval, rest = rest[0].lower(), rest[1:]
+        report = await self.app.technicals.analyse(args[0], rest or None, interval)
+        return technical_text(report)
+
+    async def _formula(self, args: list[str]) -> str:
+        from tools.analysis.text_ta import formula_text, saved_formulas_text
+
+        usage = (
+            "Usage: /formula SYMBOL EXPRESSION, e.g. /formula eth RSI(7) - RSI(21)\n"
+            "       /formula save NAME EXPRESSION | /formula list | /formula delete NAME"
+        )
+        formulas = self.app.formulas
+        action = args[0].lower() if args else ""
+        if action == "list":
+            return saved_formulas_text(await formulas.list(self.user))
+        if action == "save" and len(args) >= 3:
+            saved = await formulas.save(self.user, args[1], " ".join(args[2:]))
+            return f"Saved {saved.name}: {saved.formula}"
+        if action == "delete" and len(args) == 2:
+            await formulas.delete(self.user, args[1])
+            return f"Deleted {args[1]}."
+        if len(args) < 2:
+            return usage
+        report = await formulas.evaluate(args[0], " ".join(args[1:]), user=self.user)
+        return formula_text(report)
 
     async def _help(self, args: list[str]) -> str:
         return HELP

@@ -49,7 +49,7 @@ async def run_application(app: App) -> None:
                 )
             await stop.wait()
             return
-        console = Console(app.prices, agent=app.agent, color=sys.stdout.isatty())
+        console = Console(app, color=sys.stdout.isatty())
         await app.users.ensure(console.user)
         console_task = asyncio.create_task(console.run())
         stop_task = asyncio.create_task(stop.wait())

@@ -42,7 +42,7 @@ async def offline_app(database_url: str) -> AsyncIterator[App]:
 
 
 async def test_console_commands(offline_app: App) -> None:
-    console = Console(offline_app.prices)
+    console = Console(offline_app)
     price = await console.handle("/price btc ETH")
     assert "SIMULATED" in price
     assert "BTC" in price and "Bitcoin" in price and "Ethereum" in price
@@ -75,7 +75,7 @@ async def test_console_commands(offline_app: App) -> None:
 async def test_console_bad_input_gets_specific_messages(
     offline_app: App, line: str, expected: str
 ) -> None:
-    answer = await Console(offline_app.prices).handle(line)
+    answer = await Console(offline_app).handle(line)
     assert expected in answer
     assert "Traceback" not in answer
 
@@ -83,7 +83,7 @@ async def test_console_bad_input_gets_specific_messages(
 async def test_unexpected_errors_become_an_incident_id(
     offline_app: App, caplog: pytest.LogCaptureFixture
 ) -> None:
-    console = Console(offline_app.prices)
+    console = Console(offline_app)
 
     async def broken(args: list[str]) -> str:
         raise RuntimeError("secret internals")
@@ -178,3 +178,21 @@ async def test_market_refresh_job_runs_and_keeps_simulated_quotes_out_of_storage
     await offline_app.refresh_market()
     assert await offline_app.quote_store.load(["bitcoin"]) == []  # only live quotes are kept
     assert offline_app.prices.resolver.lookup("btc") is not None
+
+
+async def test_console_analysis_commands(offline_app: App) -> None:
+    console = Console(offline_app)
+    ta = await console.handle("/ta btc 4h rsi macd")
+    assert "RSI" in ta and "MACD" in ta
+    formula = await console.handle("/formula eth RSI(7) - RSI(21)")
+    assert "RSI(7) - RSI(21)" in formula
+    bad = await console.handle("/formula eth RSX(14)")
+    assert 'Unknown function "RSX"' in bad and "^" in bad
+    assert "Saved momentum" in await console.handle("/formula save momentum RSI(14) - RSI(28)")
+    assert "momentum" in await console.handle("/formula list")
+    assert "RSI(14) - RSI(28)" in await console.handle("/formula btc momentum")
+    assert "Deleted" in await console.handle("/formula delete momentum")
+    backtest = await console.handle("/backtest eth rsi 6m")
+    assert "buy and hold" in backtest and "SIMULATED" in backtest
+    assert "Usage: /backtest" in await console.handle("/backtest eth")
+    assert 'Unknown strategy "nonsense"' in await console.handle("/backtest eth nonsense")

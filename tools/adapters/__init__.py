@@ -14,7 +14,9 @@ from tools.adapters.contract import CAPABILITIES, MUTATING
 from tools.adapters.market import market_tools
 from tools.adapters.settings import settings_tools
 from tools.analysis.backtest import BacktestService
+from tools.analysis.formula import FormulaService
 from tools.analysis.sentiment import SentimentService
+from tools.analysis.technical import TechnicalService
 from tools.market.service import PriceService
 from tools.users import UserService
 
@@ -23,6 +25,8 @@ def build_tools(
     prices: PriceService,
     users: UserService,
     *,
+    technicals: TechnicalService,
+    formulas: FormulaService,
     backtests: BacktestService,
     sentiment: SentimentService,
 ) -> list[BaseTool]:
@@ -31,7 +35,7 @@ def build_tools(
 
     tools = [
         *market_tools(prices, users),
-        *analysis_tools(backtests, sentiment),
+        *analysis_tools(technicals, formulas, backtests, sentiment),
         *settings_tools(users),
     ]
     unknown = {t.name for t in tools} - set(CAPABILITIES)

@@ -5,17 +5,55 @@ from __future__ import annotations
 
 from typing import Any
 
-from langchain.tools import tool
+from langchain.tools import ToolRuntime, tool
 from langchain_core.tools import BaseTool
 
+from tools.adapters.context import ToolContext
 from tools.analysis.backtest import BacktestService
+from tools.analysis.formula import FormulaService
 from tools.analysis.sentiment import SentimentService
+from tools.analysis.technical import TechnicalService
 from tools.analysis.text_backtest import backtest_text
 from tools.analysis.text_sentiment import sentiment_text
+from tools.analysis.text_ta import formula_text, technical_text
 
 
-def analysis_tools(backtests: BacktestService, sentiment: SentimentService) -> list[BaseTool]:
+def analysis_tools(
+    technicals: TechnicalService,
+    formulas: FormulaService,
+    backtests: BacktestService,
+    sentiment: SentimentService,
+) -> list[BaseTool]:
     """The analysis tools, bound to their services."""
+
+    @tool(parse_docstring=True)
+    async def technical_analysis(
+        symbol: str, indicators: list[str] | None = None, interval: str = "1d"
+    ) -> str:
+        """Compute technical indicators for a coin with a plain-language reading and stance.
+
+        Args:
+            symbol: Upper-case ticker such as "ETH".
+            indicators: Any of RSI, MACD, BBANDS, SMA, EMA, ATR, STOCH (with an optional
+                period like "RSI(7)"); omit for all of them.
+            interval: Bar length: 1h, 4h, 1d or 1w.
+        """
+        return technical_text(await technicals.analyse(symbol, indicators, interval))
+
+    @tool(parse_docstring=True)
+    async def evaluate_formula(
+        symbol: str, formula: str, interval: str = "1d", *, runtime: ToolRuntime[ToolContext]
+    ) -> str:
+        """Evaluate a custom indicator formula (or one the user saved by name) on a coin.
+
+        Args:
+            symbol: Upper-case ticker such as "BTC".
+            formula: An expression like "RSI(14) - RSI(28)", "EMA(12)/EMA(26) - 1",
+                "(CLOSE - SMA(20)) / ATR(14)" or "RSI(14) > 70", or a saved formula's name.
+            interval: Bar length: 1h, 4h, 1d or 1w.
+        """
+        report = await formulas.evaluate(symbol, formula, interval, user=runtime.context.user)
+        return formula_text(report)
 
     @tool(parse_docstring=True)
     async def backtest_strategy(
@@ -52,4 +90,4 @@ def analysis_tools(backtests: BacktestService, sentiment: SentimentService) -> l
         """
         return sentiment_text(await sentiment.analyse(symbol))
 
-    return [backtest_strategy, market_sentiment]
+    return [technical_analysis, evaluate_formula, backtest_strategy, market_sentiment]
