@@ -27,7 +27,9 @@ from tools.users import UserService
 if TYPE_CHECKING:
     from agents.service import AgentService
     from tools.analysis.backtest import BacktestService
+    from tools.analysis.charts import ChartService
     from tools.analysis.formula import FormulaService
+    from tools.analysis.history import HistoryService
     from tools.analysis.sentiment import SentimentService
     from tools.analysis.technical import TechnicalService
 
@@ -65,6 +67,20 @@ class App:
         )
         self.closers.append(handle.aclose)
         return handle.service
+
+    @cached_property
+    def history(self) -> HistoryService:
+        """Price history summaries and point lookups."""
+        from tools.analysis.history import HistoryService
+
+        return HistoryService(self.prices, clock=self.clock)
+
+    @cached_property
+    def charts(self) -> ChartService:
+        """Price charts (matplotlib loads on first use)."""
+        from tools.analysis.charts import ChartService
+
+        return ChartService(self.prices)
 
     @cached_property
     def technicals(self) -> TechnicalService:
@@ -152,6 +168,8 @@ async def open_agent(app: App) -> AsyncIterator[AgentService]:
     tools = build_tools(
         app.prices,
         app.users,
+        history=app.history,
+        charts=app.charts,
         technicals=app.technicals,
         formulas=app.formulas,
         backtests=app.backtests,

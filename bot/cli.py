@@ -238,6 +238,27 @@ def backtest(
     typer.echo(_run(body))
 
 
+@app.command()
+def chart(
+    symbol: Annotated[str, typer.Argument(help="Coin ticker or name")],
+    days: Annotated[int, typer.Option(help="How many days back")] = 30,
+    interval: Annotated[str, typer.Option(help="Bar length: 1h, 4h, 1d or 1w")] = "1d",
+    out: Annotated[Path | None, typer.Option(help="PNG file to write")] = None,
+) -> None:
+    """Draw a price chart (candles, volume, Bollinger Bands, RSI) to a PNG file."""
+    import asyncio as aio
+
+    async def body(application: App) -> str:
+        attachment = await application.charts.price_chart(
+            symbol, days, interval, overlays=["bbands", "sma20"], panel="rsi"
+        )
+        target = out or Path(attachment.filename)
+        await aio.to_thread(target.write_bytes, attachment.data)
+        return f"{attachment.caption}\nSaved to {target}"
+
+    typer.echo(_run(body))
+
+
 @db_app.command("upgrade")
 def db_upgrade(
     revision: Annotated[str, typer.Argument(help="Target revision")] = "head",

@@ -14,11 +14,13 @@ import queue
 import shlex
 import sys
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.console_format import render_prices, render_stablecoins, render_top
 from bot.errors import render_error
+from tools.attachments import Attachment
 from tools.identity import ChatRef, UserRef
 
 if TYPE_CHECKING:
@@ -32,6 +34,9 @@ Commands:
   /price SYMBOL... [in CUR]   prices, e.g. /price btc eth sol   or   /price xrp in eur
   /top [N]                    the N largest coins with the day's gainers and losers (default 10)
   /depeg [SYMBOL...]          stablecoin peg health, e.g. /depeg   or   /depeg usdc dai
+  /chart SYMBOL [DAYS] [INTERVAL]
+                              a price chart saved as PNG, e.g. /chart btc 90
+  /history SYMBOL [DAYS|DATE] price history summary, e.g. /history eth 90, /history btc 2025-01-01
   /ta SYMBOL [INTERVAL] [INDICATOR...]
                               technical analysis, e.g. /ta btc   or   /ta eth 4h rsi macd
   /formula SYMBOL EXPRESSION  a custom indicator, e.g. /formula eth RSI(7) - RSI(21)
@@ -84,6 +89,8 @@ class Console:
             "reset": self._reset,
             "backtest": self._backtest,
             "ta": self._ta,
+            "chart": self._chart,
+            "history": self._history,
             "formula": self._formula,
         }
 
@@ -95,7 +102,9 @@ class Console:
         if not text.startswith("/"):
             if self.agent is None:
                 return AGENT_NOT_WIRED
-            return render_agent_reply(await self.agent.reply(self.user, self.chat, text))
+            reply = await self.agent.reply(self.user, self.chat, text)
+            saved = [await self._save(a) for a in reply.attachments]
+            return render_agent_reply(reply, saved)
         try:
             parts = shlex.split(text[1:])
         except ValueError:
@@ -138,6 +147,45 @@ class Console:
 
         period = args[2] if len(args) == 3 else "1y"
         return backtest_text(await self.app.backtests.run(args[0], args[1], period))
+
+    async def _save(self, attachment: Attachment) -> Path:
+        """Write an attachment under the data directory and return its path."""
+        folder = self.app.settings.data_dir / "charts"
+        path = folder / attachment.filename
+        await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+        await asyncio.to_thread(path.write_bytes, attachment.data)
+        return path
+
+    async def _chart(self, args: list[str]) -> str:
+        if not 1 <= len(args) <= 3:
+            return "Usage: /chart SYMBOL [DAYS] [INTERVAL], e.g. /chart btc 90"
+        if len(args) > 1 and not args[1].isdigit():
+            return f'"{args[1][:20]}" is not a number of days. Usage: /chart SYMBOL [DAYS]'
+        days = int(args[1]) if len(args) > 1 else 30
+        interval = args[2] if len(args) > 2 else "1d"
+        attachment = await self.app.charts.price_chart(
+            args[0], days, interval, overlays=["bbands", "sma20"], panel="rsi"
+        )
+        path = await self._save(attachment)
+        return f"{attachment.caption}\nSaved to {path}"
+
+    async def _history(self, args: list[str]) -> str:
+        from datetime import date
+
+        from tools.analysis.text_history import history_text, point_text
+
+        if not 1 <= len(args) <= 2:
+            return "Usage: /history SYMBOL [DAYS | YYYY-MM-DD], e.g. /history eth 90"
+        if len(args) == 2 and "-" in args[1]:
+            try:
+                day = date.fromisoformat(args[1])
+            except ValueError:
+                return f'"{args[1][:20]}" is not a date; use YYYY-MM-DD, e.g. 2024-01-01.'
+            return point_text(await self.app.history.price_on(args[0], day))
+        if len(args) == 2 and not args[1].isdigit():
+            return f'"{args[1][:20]}" is not a number of days.'
+        days = int(args[1]) if len(args) == 2 else 30
+        return history_text(await self.app.history.summary(args[0], days))
 
     async def _ta(self, args: list[str]) -> str:
         if not args:
@@ -236,10 +284,12 @@ def _resolve(future: asyncio.Future[str | None], line: str | None) -> None:
         future.set_result(line)
 
 
-def render_agent_reply(reply: AgentReply) -> str:
-    """The assistant's answer, with attachments listed by name."""
+def render_agent_reply(reply: AgentReply, saved: Sequence[Path] = ()) -> str:
+    """The assistant's answer, with attachments listed by name (or saved path)."""
     lines = [reply.text]
-    lines += [f"[attachment: {a.filename}] {a.caption}".rstrip() for a in reply.attachments]
+    for i, attachment in enumerate(reply.attachments):
+        where = str(saved[i]) if i < len(saved) else attachment.filename
+        lines.append(f"[attachment saved to {where}]" if saved else f"[attachment: {where}]")
     return "\n".join(lines)
 
 

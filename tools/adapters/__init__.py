@@ -14,7 +14,9 @@ from tools.adapters.contract import CAPABILITIES, MUTATING
 from tools.adapters.market import market_tools
 from tools.adapters.settings import settings_tools
 from tools.analysis.backtest import BacktestService
+from tools.analysis.charts import ChartService
 from tools.analysis.formula import FormulaService
+from tools.analysis.history import HistoryService
 from tools.analysis.sentiment import SentimentService
 from tools.analysis.technical import TechnicalService
 from tools.market.service import PriceService
@@ -25,6 +27,8 @@ def build_tools(
     prices: PriceService,
     users: UserService,
     *,
+    history: HistoryService,
+    charts: ChartService,
     technicals: TechnicalService,
     formulas: FormulaService,
     backtests: BacktestService,
@@ -35,7 +39,7 @@ def build_tools(
 
     tools = [
         *market_tools(prices, users),
-        *analysis_tools(technicals, formulas, backtests, sentiment),
+        *analysis_tools(history, charts, technicals, formulas, backtests, sentiment),
         *settings_tools(users),
     ]
     unknown = {t.name for t in tools} - set(CAPABILITIES)

@@ -1,5 +1,5 @@
-"""Agent tools over the analysis services: backtests (charts, indicators, formulas,
-history and sentiment register here as they land)."""
+"""Agent tools over the analysis services: history, charts, indicators, formulas,
+backtests and sentiment. Charts come back as artifacts the front-ends send as images."""
 
 from __future__ import annotations
 
@@ -10,21 +10,55 @@ from langchain_core.tools import BaseTool
 
 from tools.adapters.context import ToolContext
 from tools.analysis.backtest import BacktestService
+from tools.analysis.backtest_chart import backtest_chart
+from tools.analysis.charts import ChartService
 from tools.analysis.formula import FormulaService
+from tools.analysis.history import HistoryService
 from tools.analysis.sentiment import SentimentService
 from tools.analysis.technical import TechnicalService
 from tools.analysis.text_backtest import backtest_text
+from tools.analysis.text_history import history_text
 from tools.analysis.text_sentiment import sentiment_text
 from tools.analysis.text_ta import formula_text, technical_text
+from tools.attachments import Attachment
 
 
 def analysis_tools(
+    history: HistoryService,
+    charts: ChartService,
     technicals: TechnicalService,
     formulas: FormulaService,
     backtests: BacktestService,
     sentiment: SentimentService,
 ) -> list[BaseTool]:
     """The analysis tools, bound to their services."""
+
+    @tool(parse_docstring=True)
+    async def price_history(symbol: str, days: int = 30, interval: str = "1d") -> str:
+        """Summarise a coin's price history: first/last, high/low with dates, return, volatility.
+
+        Args:
+            symbol: Upper-case ticker such as "ETH".
+            days: How many days back (1-3650).
+            interval: Bar length: 1h, 4h, 1d or 1w.
+        """
+        return history_text(await history.summary(symbol, days, interval))
+
+    @tool(parse_docstring=True, response_format="content_and_artifact")
+    async def price_chart(
+        symbol: str, days: int = 30, interval: str = "1d"
+    ) -> tuple[str, Attachment]:
+        """Draw a price chart (candles or line, volume, Bollinger Bands, RSI) as an image.
+
+        Args:
+            symbol: Upper-case ticker such as "BTC".
+            days: How many days back (1-3650).
+            interval: Bar length: 1h, 4h, 1d or 1w.
+        """
+        attachment = await charts.price_chart(
+            symbol, days, interval, overlays=["bbands", "sma20"], panel="rsi"
+        )
+        return f"Chart attached: {attachment.caption}", attachment
 
     @tool(parse_docstring=True)
     async def technical_analysis(
@@ -55,7 +89,7 @@ def analysis_tools(
         report = await formulas.evaluate(symbol, formula, interval, user=runtime.context.user)
         return formula_text(report)
 
-    @tool(parse_docstring=True)
+    @tool(parse_docstring=True, response_format="content_and_artifact")
     async def backtest_strategy(
         symbol: str,
         strategy: str,
@@ -63,7 +97,7 @@ def analysis_tools(
         params: dict[str, Any] | None = None,
         initial_capital: float = 10000,
         interval: str = "1d",
-    ) -> str:
+    ) -> tuple[str, Attachment]:
         """Backtest a trading strategy on a coin's price history and compare it with buy and hold.
 
         Args:
@@ -79,7 +113,7 @@ def analysis_tools(
         report = await backtests.run(
             symbol, strategy, period, params, initial_capital=initial_capital, interval=interval
         )
-        return backtest_text(report)
+        return backtest_text(report), await backtest_chart(report)
 
     @tool(parse_docstring=True)
     async def market_sentiment(symbol: str | None = None) -> str:
@@ -90,4 +124,11 @@ def analysis_tools(
         """
         return sentiment_text(await sentiment.analyse(symbol))
 
-    return [technical_analysis, evaluate_formula, backtest_strategy, market_sentiment]
+    return [
+        price_history,
+        price_chart,
+        technical_analysis,
+        evaluate_formula,
+        backtest_strategy,
+        market_sentiment,
+    ]
