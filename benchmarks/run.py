@@ -145,9 +145,11 @@ def startup_benchmarks() -> list[tuple[str, str, str]]:
 def main() -> None:
     import agent  # benchmarks/*.py, next to this file
     import backtest
+    import charts
+    import formula
 
-    rows = startup_benchmarks() + asyncio.run(market_benchmarks()) + backtest.rows()
-    rows += agent.rows()
+    rows = startup_benchmarks() + asyncio.run(market_benchmarks())
+    rows += formula.rows() + backtest.rows() + charts.rows() + agent.rows()
     width = max(len(r[0]) for r in rows)
     print(f"{'benchmark'.ljust(width)}  {'result':>12}  ratio / note")
     for name, value, note in rows:

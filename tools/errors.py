@@ -14,6 +14,7 @@ Hierarchy::
     │   ├── InvalidSymbolError         not something that could be a coin symbol
     │   ├── UnknownSymbolError         looks like a symbol, but no coin matches
     │   ├── UnsupportedCurrencyError   a quote currency we cannot price in
+    │   ├── FormulaError               a custom formula that does not parse (analysis)
     │   └── NotFoundError              an id that does not exist or is not yours
     ├── LimitError                     a cap was reached (alerts, turns, size)
     ├── UpstreamError                  a service we depend on failed
