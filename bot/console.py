@@ -218,8 +218,12 @@ class Console:
             return f"Deleted {args[1]}."
         if len(args) < 2:
             return usage
+        from tools.analysis.formula_chart import formula_chart
+
         report = await formulas.evaluate(args[0], " ".join(args[1:]), user=self.user)
-        return formula_text(report)
+        chart = await formula_chart(report)
+        text = formula_text(report)
+        return text if chart is None else f"{text}\nChart saved to {await self._save(chart)}"
 
     async def _help(self, args: list[str]) -> str:
         return HELP

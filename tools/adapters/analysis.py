@@ -13,6 +13,7 @@ from tools.analysis.backtest import BacktestService
 from tools.analysis.backtest_chart import backtest_chart
 from tools.analysis.charts import ChartService
 from tools.analysis.formula import FormulaService
+from tools.analysis.formula_chart import formula_chart
 from tools.analysis.history import HistoryService
 from tools.analysis.sentiment import SentimentService
 from tools.analysis.technical import TechnicalService
@@ -74,10 +75,10 @@ def analysis_tools(
         """
         return technical_text(await technicals.analyse(symbol, indicators, interval))
 
-    @tool(parse_docstring=True)
+    @tool(parse_docstring=True, response_format="content_and_artifact")
     async def evaluate_formula(
         symbol: str, formula: str, interval: str = "1d", *, runtime: ToolRuntime[ToolContext]
-    ) -> str:
+    ) -> tuple[str, Attachment | None]:
         """Evaluate a custom indicator formula (or one the user saved by name) on a coin.
 
         Args:
@@ -87,7 +88,7 @@ def analysis_tools(
             interval: Bar length: 1h, 4h, 1d or 1w.
         """
         report = await formulas.evaluate(symbol, formula, interval, user=runtime.context.user)
-        return formula_text(report)
+        return formula_text(report), await formula_chart(report)
 
     @tool(parse_docstring=True, response_format="content_and_artifact")
     async def backtest_strategy(

@@ -65,6 +65,8 @@ __all__ = [
 MAX_SAVED_FORMULAS = 50
 #: Values shown in a report (the latest last).
 RECENT_VALUES = 10
+#: Values after the warm-up fetched for the formula's chart.
+CHART_VALUES = 120
 #: Most bars one evaluation asks the market for (long hourly histories take many pages).
 MAX_FETCH_BARS = 10_000
 #: Functions whose value depends on every earlier bar (TA-Lib seeds them from the first
@@ -179,6 +181,9 @@ class FormulaReport:
     origin: DataOrigin
     notice: str | None = None
     notes: list[str] = field(default_factory=list)
+    #: Bar times (epoch seconds) and values after the warm-up, for a chart.
+    ts: list[int] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,7 +262,7 @@ class FormulaService:
                 raise FormulaError(exc.problem, exc.formula, exc.index, hint) from exc
             raise
         warmup = parsed.warmup
-        wanted = min(MAX_FETCH_BARS, warmup + RECENT_VALUES + _settle_bars(parsed))
+        wanted = min(MAX_FETCH_BARS, warmup + CHART_VALUES + _settle_bars(parsed))
         loaded = await load_bars(self.prices, symbol, interval, wanted, vs_currency)
         bars = loaded.bars
         values = evaluate_formula(parsed, bars)
@@ -295,6 +300,8 @@ class FormulaService:
             origin=bars.origin,
             notice=loaded.notice,
             notes=notes,
+            ts=[int(t) for t in bars.ts[warmup:]],
+            values=[float(v) for v in values[warmup:]],
         )
 
     # -- saved formulas -------------------------------------------------------------------

@@ -8,6 +8,7 @@ import talib
 from storage import Database
 from tools.analysis.fetch import SETTLE_BARS, days_for
 from tools.analysis.formula import (
+    CHART_VALUES,
     MAX_FETCH_BARS,
     MAX_SAVED_FORMULAS,
     FormulaError,
@@ -52,8 +53,11 @@ async def test_evaluate_reports_latest_and_recent_values(db: Database) -> None:
     assert report.source == "testfeed" and report.origin is DataOrigin.LIVE
     assert report.notice is None and report.notes == []
     assert report.saved_name is None and report.symbol == "BTC"
-    # RSI is recursive: settling room (250 + twice the warm-up) on top of warm-up and display.
-    assert market.requests == [(days_for(28 + 10 + SETTLE_BARS + 56, "1d"), "1d")]
+    # RSI is recursive: settling room (250 + twice the warm-up) on top of warm-up and the
+    # chart's values.
+    assert market.requests == [(days_for(28 + CHART_VALUES + SETTLE_BARS + 56, "1d"), "1d")]
+    assert len(report.values) == len(report.ts) == 300 - 28
+    assert report.values[-10:] == pytest.approx(list(expected[-10:]), abs=1e-9)
 
 
 async def test_history_requested_depends_on_the_formula(db: Database) -> None:
@@ -62,9 +66,9 @@ async def test_history_requested_depends_on_the_formula(db: Database) -> None:
     await svc.evaluate("btc", "EMA(5000)", interval="1h")
     await svc.evaluate("btc", "CLOSE", interval="1w")
     assert market.requests == [
-        (days_for(4999 + 1 + 10, "1h"), "1h"),  # exact after the warm-up: no settling room
+        (days_for(4999 + 1 + CHART_VALUES, "1h"), "1h"),  # no settling room after the warm-up
         (days_for(MAX_FETCH_BARS, "1h"), "1h"),  # capped
-        (days_for(10, "1w"), "1w"),
+        (days_for(CHART_VALUES, "1w"), "1w"),
     ]
 
 
