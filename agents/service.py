@@ -175,9 +175,11 @@ class AgentService:
         turn = list(messages[start + 1 :]) if start is not None else []
         trace = trace_turn(turn)
         attachments = [
-            m.artifact
+            item
             for m in turn
-            if isinstance(m, ToolMessage) and isinstance(m.artifact, Attachment)
+            if isinstance(m, ToolMessage)
+            for item in (m.artifact if isinstance(m.artifact, list) else [m.artifact])
+            if isinstance(item, Attachment)
         ]
         last = turn[-1] if turn else None
         text = message_text(last).strip() if isinstance(last, AIMessage) else ""

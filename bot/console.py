@@ -34,6 +34,7 @@ Commands:
   /price SYMBOL... [in CUR]   prices, e.g. /price btc eth sol   or   /price xrp in eur
   /top [N]                    the N largest coins with the day's gainers and losers (default 10)
   /depeg [SYMBOL...]          stablecoin peg health, e.g. /depeg   or   /depeg usdc dai
+  /depeg chart SYMBOL [DAYS]  a stablecoin against its peg bands, saved as PNG
   /chart SYMBOL [DAYS] [INTERVAL]
                               a price chart saved as PNG, e.g. /chart btc 90
   /history SYMBOL [DAYS|DATE] price history summary, e.g. /history eth 90, /history btc 2025-01-01
@@ -137,6 +138,14 @@ class Console:
         return render_top(report, color=self.color)
 
     async def _depeg(self, args: list[str]) -> str:
+        if args and args[0].lower() == "chart":
+            if not 2 <= len(args) <= 3 or (len(args) == 3 and not args[2].isdigit()):
+                return "Usage: /depeg chart SYMBOL [DAYS], e.g. /depeg chart usdc 30"
+            from tools.analysis.peg_chart import peg_chart
+
+            days = int(args[2]) if len(args) == 3 else 30
+            chart = await peg_chart(self.prices, args[1], days=days)
+            return f"{chart.caption}\nSaved to {await self._save(chart)}"
         report = await self.prices.get_stablecoin_status(args or None)
         return render_stablecoins(report, color=self.color)
 

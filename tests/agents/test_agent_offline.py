@@ -114,3 +114,24 @@ async def test_favourite_coins_are_remembered(app: App, me: tuple[UserRef, ChatR
     await app.agent.reply(*me, "eth price")
     profile = await app.users.get_profile(me[0])
     assert profile is not None and profile.favourite_coins[:2] == ("ETH", "BTC")
+
+
+async def test_backtest_reply_carries_chart_and_trade_list(
+    app: App, me: tuple[UserRef, ChatRef]
+) -> None:
+    assert app.agent is not None
+    reply = await app.agent.reply(*me, "backtest a macd crossover on BTC, 1 year, $10000")
+    assert reply.tool_calls[0].name == "backtest_strategy" and reply.tool_calls[0].status == "ok"
+    kinds = sorted(a.content_type for a in reply.attachments)
+    assert kinds == ["image/png", "text/csv"]
+    csv = next(a for a in reply.attachments if a.content_type == "text/csv")
+    assert csv.data.decode().splitlines()[0].startswith("entry_time")
+    png = next(a for a in reply.attachments if a.content_type == "image/png")
+    assert png.data.startswith(b"\x89PNG")
+
+
+async def test_chart_request_returns_an_image(app: App, me: tuple[UserRef, ChatRef]) -> None:
+    assert app.agent is not None
+    reply = await app.agent.reply(*me, "chart BTC 7 days")
+    assert reply.tool_calls[0].name == "price_chart"
+    assert [a.filename for a in reply.attachments] == ["btc-7d-1d.png"]

@@ -22,7 +22,6 @@ NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 USDC_CSV = USDC_HOURLY
 
 
-
 @pytest.fixture
 def offline_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
     for key in list(os.environ):
@@ -196,3 +195,21 @@ async def test_console_analysis_commands(offline_app: App) -> None:
     assert "buy and hold" in backtest and "SIMULATED" in backtest
     assert "Usage: /backtest" in await console.handle("/backtest eth")
     assert 'Unknown strategy "nonsense"' in await console.handle("/backtest eth nonsense")
+
+
+async def test_console_charts_are_saved_as_png(offline_app: App, tmp_path: Path) -> None:
+    offline_app.settings.data_dir = tmp_path
+    console = Console(offline_app)
+    for line, name in (
+        ("/chart btc 30", "btc-30d-1d.png"),
+        ("/depeg chart eurc 10", "eurc-peg-10d.png"),
+    ):
+        answer = await console.handle(line)
+        assert f"Saved to {tmp_path / 'charts' / name}" in answer
+        assert (tmp_path / "charts" / name).read_bytes().startswith(b"\x89PNG")
+    assert "not a tracked stablecoin" in await console.handle("/depeg chart btc")
+    assert "Usage: /depeg chart" in await console.handle("/depeg chart")
+    assert "is not a number of days" in await console.handle("/chart btc lots")
+    history = await console.handle("/history btc 90")
+    assert "last 90 days" in history and "Volatility" in history
+    assert "not a date" in await console.handle("/history btc 2024-13-45")

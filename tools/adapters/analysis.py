@@ -9,7 +9,7 @@ from langchain.tools import ToolRuntime, tool
 from langchain_core.tools import BaseTool
 
 from tools.adapters.context import ToolContext
-from tools.analysis.backtest import BacktestService
+from tools.analysis.backtest import BacktestService, trades_csv
 from tools.analysis.backtest_chart import backtest_chart
 from tools.analysis.charts import ChartService
 from tools.analysis.formula import FormulaService
@@ -98,7 +98,7 @@ def analysis_tools(
         params: dict[str, Any] | None = None,
         initial_capital: float = 10000,
         interval: str = "1d",
-    ) -> tuple[str, Attachment]:
+    ) -> tuple[str, list[Attachment]]:
         """Backtest a trading strategy on a coin's price history and compare it with buy and hold.
 
         Args:
@@ -114,7 +114,13 @@ def analysis_tools(
         report = await backtests.run(
             symbol, strategy, period, params, initial_capital=initial_capital, interval=interval
         )
-        return backtest_text(report), await backtest_chart(report)
+        trades = Attachment(
+            f"{report.symbol.lower()}-{report.strategy}-trades.csv",
+            "text/csv",
+            trades_csv(report).encode(),
+            f"{report.symbol} {report.title}: trade list",
+        )
+        return backtest_text(report), [await backtest_chart(report), trades]
 
     @tool(parse_docstring=True)
     async def market_sentiment(symbol: str | None = None) -> str:
