@@ -147,9 +147,10 @@ def main() -> None:
     import backtest
     import charts
     import formula
+    import indicators
 
     rows = startup_benchmarks() + asyncio.run(market_benchmarks())
-    rows += formula.rows() + backtest.rows() + charts.rows() + agent.rows()
+    rows += indicators.rows() + formula.rows() + backtest.rows() + charts.rows() + agent.rows()
     width = max(len(r[0]) for r in rows)
     print(f"{'benchmark'.ljust(width)}  {'result':>12}  ratio / note")
     for name, value, note in rows:
