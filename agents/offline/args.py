@@ -248,7 +248,7 @@ TOOL_ARGS: dict[str, frozenset[str]] = {
     "get_price": frozenset({"symbols", "vs_currency"}),
     "market_overview": frozenset({"limit"}),
     "stablecoin_status": frozenset({"symbols"}),
-    "price_history": frozenset({"symbol", "days", "interval"}),
+    "price_history": frozenset({"symbol", "days", "interval", "date"}),
     "price_chart": frozenset({"symbol", "days", "interval"}),
     "technical_analysis": frozenset({"symbol", "indicators", "interval"}),
     "evaluate_formula": frozenset({"symbol", "formula", "interval"}),

@@ -133,7 +133,7 @@ class OfflineNLU:
                 tool, best = "get_price", MIN_SCORE
             else:
                 return self._fallback(doc, p, context)
-        return _build(tool, p, context, confidence(best, second))
+        return _past_price(_build(tool, p, context, confidence(best, second)), p)
 
     def _fallback(self, doc: Doc, p: Parsed, context: TurnContext | None) -> Intent:
         if self._classifier is not None:
@@ -148,6 +148,19 @@ class OfflineNLU:
         if mentions_crypto(doc) or re.search(r"\d", doc.low) or len(doc.low.split()) < 3:
             return ChatIntent("unclear", _UNCLEAR)
         return ChatIntent("off_topic")
+
+
+def _past_price(intent: Intent, p: Parsed) -> Intent:
+    """A price question about a past day ("price of BTC on 2024-01-01", "ETH yesterday") is a
+    point lookup in the price history, not a current quote."""
+    if not isinstance(intent, ToolIntent) or intent.tool != "get_price":
+        return intent
+    symbols = intent.args.get("symbols") or []
+    past = [d.value for d in p.dates if d.value is not None and d.value < p.today]
+    if len(symbols) != 1 or len(past) != 1:
+        return intent
+    args = {"symbol": symbols[0], "date": past[0].isoformat()}
+    return ToolIntent("price_history", args, intent.confidence)
 
 
 def _signals(p: Parsed) -> Signals:

@@ -135,3 +135,14 @@ async def test_chart_request_returns_an_image(app: App, me: tuple[UserRef, ChatR
     reply = await app.agent.reply(*me, "chart BTC 7 days")
     assert reply.tool_calls[0].name == "price_chart"
     assert [a.filename for a in reply.attachments] == ["btc-7d-1d.png"]
+
+
+async def test_price_on_a_past_day_is_a_history_lookup(
+    app: App, me: tuple[UserRef, ChatRef]
+) -> None:
+    assert app.agent is not None
+    reply = await app.agent.reply(*me, "what was the price of BTC on 2026-11-01?")
+    assert [(c.name, c.args) for c in reply.tool_calls] == [
+        ("price_history", {"symbol": "BTC", "date": "2026-11-01"})
+    ]
+    assert "2026-11-01" in reply.text and "$" in reply.text

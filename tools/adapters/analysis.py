@@ -3,6 +3,7 @@ backtests and sentiment. Charts come back as artifacts the front-ends send as im
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from langchain.tools import ToolRuntime, tool
@@ -18,10 +19,11 @@ from tools.analysis.history import HistoryService
 from tools.analysis.sentiment import SentimentService
 from tools.analysis.technical import TechnicalService
 from tools.analysis.text_backtest import backtest_text
-from tools.analysis.text_history import history_text
+from tools.analysis.text_history import history_text, point_text
 from tools.analysis.text_sentiment import sentiment_text
 from tools.analysis.text_ta import formula_text, technical_text
 from tools.attachments import Attachment
+from tools.errors import UserInputError
 
 
 def analysis_tools(
@@ -35,14 +37,24 @@ def analysis_tools(
     """The analysis tools, bound to their services."""
 
     @tool(parse_docstring=True)
-    async def price_history(symbol: str, days: int = 30, interval: str = "1d") -> str:
-        """Summarise a coin's price history: first/last, high/low with dates, return, volatility.
+    async def price_history(
+        symbol: str, days: int = 30, interval: str = "1d", date: str | None = None
+    ) -> str:
+        """Summarise a coin's price history (first/last, high/low with dates, return,
+        volatility), or give its price on one past day.
 
         Args:
             symbol: Upper-case ticker such as "ETH".
             days: How many days back (1-3650).
             interval: Bar length: 1h, 4h, 1d or 1w.
+            date: A past day "YYYY-MM-DD" for a point lookup ("price of BTC on 2024-01-01").
         """
+        if date is not None:
+            try:
+                day = dt.date.fromisoformat(str(date)[:10])
+            except ValueError:
+                raise UserInputError(f'"{str(date)[:20]}" is not a date; use YYYY-MM-DD.') from None
+            return point_text(await history.price_on(symbol, day))
         return history_text(await history.summary(symbol, days, interval))
 
     @tool(parse_docstring=True, response_format="content_and_artifact")

@@ -453,3 +453,22 @@ def test_no_call_ever_carries_a_user_id(words: list[str]) -> None:
     intent = understand(" ".join(words), available_tools=TOOL_NAMES)
     if isinstance(intent, ToolIntent):
         assert not {"user_id", "user", "user_ids"} & set(intent.args)
+
+
+def test_price_questions_about_past_days_become_history_lookups() -> None:
+    from datetime import date
+
+    from agents.offline import OfflineNLU, ToolIntent
+
+    nlu = OfflineNLU(today=lambda: date(2026, 11, 21))
+    tools = {"get_price", "price_history"}
+    for text, day in (
+        ("price of BTC on 2024-01-01", "2024-01-01"),
+        ("what was ETH worth on March 1st 2024", "2024-03-01"),
+        ("price of btc yesterday", "2026-11-20"),
+    ):
+        intent = nlu.understand(text, available_tools=tools)
+        assert isinstance(intent, ToolIntent) and intent.tool == "price_history"
+        assert intent.args["date"] == day
+    current = nlu.understand("price of btc", available_tools=tools)
+    assert isinstance(current, ToolIntent) and current.tool == "get_price"
