@@ -1,0 +1,1 @@
+"""Portfolios: trades, holdings and P&L, risk, targets and rebalancing, tax lots."""
