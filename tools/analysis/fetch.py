@@ -13,7 +13,7 @@ from datetime import datetime
 
 from tools.analysis.bars import Bars
 from tools.errors import MarketDataUnavailableError, UserInputError
-from tools.market.service import OFFLINE_LABEL, REPLAY_LABEL, PriceService
+from tools.market.service import PriceService, data_notice
 from tools.market.types import INTERVALS, CoinRef, DataOrigin
 
 __all__ = [
@@ -122,9 +122,4 @@ async def load_bars(
 
 def origin_notice(prices: PriceService, origin: DataOrigin) -> str | None:
     """The label users must see for simulated or replayed data (``None`` when live)."""
-    if origin is DataOrigin.SIMULATED:
-        auto_notice = getattr(prices.market, "notice", None)
-        return auto_notice if isinstance(auto_notice, str) else OFFLINE_LABEL
-    if origin is DataOrigin.REPLAYED:
-        return REPLAY_LABEL
-    return None
+    return data_notice(prices.market, [origin])

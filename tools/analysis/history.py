@@ -21,9 +21,10 @@ from decimal import Decimal
 import numpy as np
 
 from tools.analysis.bars import Bars
+from tools.analysis.fetch import origin_notice
 from tools.clock import Clock, SystemClock
 from tools.errors import LimitError, MarketDataUnavailableError, UserInputError
-from tools.market.service import OFFLINE_LABEL, REPLAY_LABEL, PriceService
+from tools.market.service import PriceService
 from tools.market.symbols import Resolution
 from tools.market.types import INTERVALS, CoinRef, DataOrigin, PriceHistory
 
@@ -306,20 +307,6 @@ def check_range(days: int, interval: str) -> None:
             f"{days} days of {interval} bars is {bars:,} bars; at most {MAX_BARS:,} per "
             "request. Use a longer interval or fewer days."
         )
-
-
-def origin_notice(prices: PriceService, origin: DataOrigin) -> str | None:
-    """The sentence shown with simulated or replayed numbers (``None`` when live).
-
-    Same wording as :class:`PriceService` reports, including the auto market's notice
-    while it falls back to the offline market.
-    """
-    if origin is DataOrigin.SIMULATED:
-        auto_notice = getattr(prices.market, "notice", None)
-        return auto_notice if isinstance(auto_notice, str) else OFFLINE_LABEL
-    if origin is DataOrigin.REPLAYED:
-        return REPLAY_LABEL
-    return None
 
 
 def annualised_volatility(close: np.ndarray, bar_seconds: int) -> float | None:

@@ -232,13 +232,21 @@ class PriceService:
         return notes
 
     def _notice(self, origins: Iterable[DataOrigin]) -> str | None:
-        seen = set(origins)
-        auto_notice = getattr(self.market, "notice", None)
-        if DataOrigin.SIMULATED in seen:
-            return auto_notice if isinstance(auto_notice, str) else OFFLINE_LABEL
-        if DataOrigin.REPLAYED in seen:
-            return REPLAY_LABEL
-        return None
+        return data_notice(self.market, origins)
+
+
+def data_notice(market: object, origins: Iterable[DataOrigin]) -> str | None:
+    """The sentence users must see when any number is simulated or replayed, else ``None``.
+
+    While the auto market has fallen back to the offline market, its own notice is used.
+    """
+    seen = set(origins)
+    if DataOrigin.SIMULATED in seen:
+        auto_notice = getattr(market, "notice", None)
+        return auto_notice if isinstance(auto_notice, str) else OFFLINE_LABEL
+    if DataOrigin.REPLAYED in seen:
+        return REPLAY_LABEL
+    return None
 
 
 def check_vs_currency(vs_currency: str) -> str:
