@@ -148,9 +148,11 @@ def main() -> None:
     import charts
     import formula
     import indicators
+    import tax
 
     rows = startup_benchmarks() + asyncio.run(market_benchmarks())
-    rows += indicators.rows() + formula.rows() + backtest.rows() + charts.rows() + agent.rows()
+    rows += indicators.rows() + formula.rows() + backtest.rows() + charts.rows()
+    rows += tax.rows() + agent.rows()
     width = max(len(r[0]) for r in rows)
     print(f"{'benchmark'.ljust(width)}  {'result':>12}  ratio / note")
     for name, value, note in rows:
