@@ -1,0 +1,995 @@
+"""``PortfolioService``: trades in, holdings, risk, targets, rebalancing and tax out.
+
+The one service that slash commands, the scheduler and the agent's tools call for
+portfolios. Every method takes the platform's :class:`~tools.identity.UserRef` first
+(never an id from message text) and a portfolio name (``None`` means ``"default"``,
+created on first use). Trade ids given by users are checked for ownership: someone
+else's id gets the same :class:`~tools.errors.NotFoundError` as a missing one.
+
+Writes validate everything before storing anything: amounts and dates
+(:mod:`tools.portfolio.amounts`), the coin (through the price service's resolver), and
+the whole trade history with the change applied (:func:`match_lots`), so that no sell
+ever exceeds what was held at its time, whether the change is a new sell, an edit or
+the deletion of a buy. Prices come from :class:`~tools.market.service.PriceService`;
+every report carries its sources, notes and the simulated-data notice.
+
+Storage errors are translated here: :class:`storage.DuplicateError` and
+:class:`storage.ConstraintError` become :class:`~tools.errors.UserInputError`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import csv
+import io
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+
+from storage import (
+    ConstraintError,
+    Database,
+    DuplicateError,
+    NewTrade,
+    PortfolioRepository,
+    TradeRepository,
+    UserRepository,
+)
+from storage.models import Portfolio, Trade, User
+from storage.repositories.portfolios import DEFAULT_PORTFOLIO_NAME
+from tools.clock import Clock, SystemClock
+from tools.errors import (
+    LimitError,
+    MarketDataUnavailableError,
+    NotFoundError,
+    UserInputError,
+)
+from tools.identity import UserRef
+from tools.market.format import format_money
+from tools.market.service import PriceService, data_notice
+from tools.market.types import DataOrigin, Quote
+from tools.portfolio.amounts import format_cash, format_quantity, parse_amount, parse_trade_date
+from tools.portfolio.holdings import PortfolioSummary, holdings
+from tools.portfolio.lots import TradeRecord, match_lots, parse_method
+from tools.portfolio.rebalance import RebalancePlan, rebalance_plan
+from tools.portfolio.risk import MIN_RETURNS, RiskReport, portfolio_risk
+from tools.portfolio.targets import CASH, parse_targets
+from tools.portfolio.tax import TaxReport, form_8949_csv, tax_report
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "EXPORT_COLUMNS",
+    "PortfolioService",
+    "RebalanceResult",
+    "RiskResult",
+    "SummaryReport",
+    "TargetsResult",
+    "TradePage",
+    "TradeResult",
+    "TradeView",
+]
+
+#: Columns of :meth:`PortfolioService.export_csv`.
+EXPORT_COLUMNS = ("date", "side", "symbol", "quantity", "price", "fee", "id")
+MAX_PER_PAGE = 100
+MAX_RISK_DAYS = 365
+MAX_RISK_SYMBOLS = 25
+#: A trade older than this needs an explicit price (the current one would be wrong).
+CURRENT_PRICE_WINDOW = timedelta(days=1)
+_QUOTE_BATCH = 25
+_SIDES: dict[str, Literal["buy", "sell"]] = {
+    "buy": "buy",
+    "bought": "buy",
+    "b": "buy",
+    "sell": "sell",
+    "sold": "sell",
+    "s": "sell",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TradeView:
+    """A stored trade, detached from the database."""
+
+    id: int
+    side: str
+    symbol: str
+    coin_id: str
+    quantity: Decimal
+    price: Decimal
+    fee: Decimal
+    executed_at: datetime
+    currency: str
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TradeResult:
+    """The outcome of recording or editing a trade.
+
+    Attributes:
+        trade: The stored trade.
+        portfolio: Portfolio name.
+        message: One-line confirmation, plain text.
+        used_current_price: The price was not given: the current market price was used.
+        notes: Provenance notes (ambiguous ticker, cached price).
+        notice: The simulated/replayed data notice when the price is not live.
+    """
+
+    trade: TradeView
+    portfolio: str
+    message: str
+    used_current_price: bool = False
+    notes: tuple[str, ...] = ()
+    notice: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TradePage:
+    """One page of a portfolio's trades, newest first."""
+
+    portfolio: str
+    trades: tuple[TradeView, ...]
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        """Number of pages (at least 1)."""
+        return max(1, -(-self.total // self.per_page))
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryReport:
+    """Holdings and P&L at current prices, with provenance."""
+
+    portfolio: str
+    currency: str
+    summary: PortfolioSummary
+    trade_count: int
+    sources: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    notice: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RiskResult:
+    """Risk figures of a portfolio, with provenance."""
+
+    portfolio: str
+    report: RiskReport
+    symbols: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+    notice: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TargetsResult:
+    """The target allocation stored for a portfolio."""
+
+    portfolio: str
+    targets: dict[str, Decimal]
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class RebalanceResult:
+    """A rebalancing plan at current prices, with provenance."""
+
+    portfolio: str
+    currency: str
+    plan: RebalancePlan
+    targets: dict[str, Decimal]
+    notes: tuple[str, ...] = ()
+    notice: str | None = None
+
+
+@dataclass
+class _Prices:
+    """Quotes gathered for a set of coins."""
+
+    by_symbol: dict[str, Decimal] = field(default_factory=dict)
+    previous: dict[str, Decimal] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    sources: set[str] = field(default_factory=set)
+    origins: set[DataOrigin] = field(default_factory=set)
+
+
+class PortfolioService:
+    """Portfolios of trades for users identified by their platform.
+
+    Args:
+        db: The database.
+        prices: The price service (quotes, history, symbol resolver).
+        clock: Time source.
+        max_trades: Most trades one portfolio may hold.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        prices: PriceService,
+        *,
+        clock: Clock | None = None,
+        max_trades: int = 100_000,
+    ) -> None:
+        self._db = db
+        self._prices = prices
+        self._clock = clock or SystemClock()
+        self._max_trades = max_trades
+
+    # -- trades ---------------------------------------------------------------------------
+
+    async def record_trade(
+        self,
+        user: UserRef,
+        side: str,
+        symbol: str,
+        quantity: str | int | float | Decimal,
+        price: str | int | float | Decimal | None = None,
+        date: str | datetime | None = None,
+        fee: str | int | float | Decimal | None = None,
+        portfolio: str | None = None,
+        *,
+        note: str | None = None,
+    ) -> TradeResult:
+        """Validate and store one buy or sell; nothing is stored if anything is wrong.
+
+        Args:
+            user: Who trades (from the platform).
+            side: ``buy``/``bought`` or ``sell``/``sold``.
+            symbol: Coin ticker or name (``BTC``, ``ethereum``).
+            quantity: Coins traded (``0.5``, ``"1.5k"``).
+            price: Price per coin in the portfolio's currency; the current price when
+                omitted (only for trades of the last 24 hours).
+            date: When (``None`` is now; ISO date/datetime, ``today``, ``yesterday``).
+            fee: Fee paid in the portfolio's currency (default 0).
+            portfolio: Portfolio name; ``None`` for the default one.
+            note: Free text kept with the trade.
+
+        Raises:
+            UserInputError: Invalid input, unknown coin, or a sell of more than was held.
+            LimitError: The portfolio is full.
+            MarketDataUnavailableError: No price given and none available.
+        """
+        now = self._clock.now()
+        name = _portfolio_name(portfolio)
+        chosen = _side(side)
+        qty = parse_amount(quantity, what="quantity")
+        fee_amount = Decimal(0) if fee is None else parse_amount(fee, what="fee", allow_zero=True)
+        when = parse_trade_date(date, now=now)
+        coin_notes: list[str] = []
+        resolution = await self._prices.resolver.resolve(_symbol_text(symbol))
+        if resolution.note:
+            coin_notes.append(resolution.note)
+        coin = resolution.coin
+        currency = await self._currency_for(user, name)
+        used_current = price is None
+        notice = None
+        if price is None:
+            if now - when > CURRENT_PRICE_WINDOW:
+                raise UserInputError(
+                    f"Give the price per coin for this trade: it is dated {when:%Y-%m-%d}, "
+                    "and today's price would give it the wrong cost."
+                )
+            quote = await self._current_quote(coin.id, currency)
+            unit_price = quote.price
+            notice = data_notice(self._prices.market, [quote.origin])
+            if quote.cached_age_seconds is not None:
+                coin_notes.append(f"{coin.symbol}: the price used is cached, not live.")
+        else:
+            unit_price = parse_amount(price, what="price", allow_zero=True)
+        clean_note = None if note is None else str(note).strip()[:500] or None
+
+        async with self._db.transaction() as session:
+            owner = await self._owner(session, user, now)
+            repo = PortfolioRepository(session)
+            row = await repo.get_or_create_default(owner.id, currency, now=now, name=name)
+            trades = TradeRepository(session)
+            count = await trades.count(row.id)
+            if count >= self._max_trades:
+                raise LimitError(
+                    f'Portfolio "{name}" already holds {count} trades, the most allowed. '
+                    "Delete old trades or use another portfolio."
+                )
+            existing = [_record(t) for t in await trades.list_all(row.id)]
+            new_id = max((t.id for t in existing), default=0) + 1
+            candidate = TradeRecord(
+                new_id, chosen, coin.symbol.upper(), qty, unit_price, fee_amount, when
+            )
+            problem = _oversell([*existing, candidate])
+            if problem is not None:
+                bad, held = problem
+                if bad.id == new_id:
+                    raise UserInputError(
+                        f"You cannot sell {format_quantity(qty)} {candidate.symbol} on "
+                        f"{when:%Y-%m-%d %H:%M} UTC: only {format_quantity(held)} "
+                        f'{candidate.symbol} were held then in portfolio "{name}".'
+                    )
+                raise UserInputError(_later_sell_message("This buy", bad, held))
+            try:
+                stored = await trades.add(
+                    NewTrade(
+                        portfolio_id=row.id,
+                        side=chosen,
+                        symbol=coin.symbol.upper(),
+                        coin_id=coin.id,
+                        quantity=qty,
+                        price=unit_price,
+                        executed_at=when,
+                        fee=fee_amount,
+                        note=clean_note,
+                    ),
+                    now=now,
+                )
+            except (DuplicateError, ConstraintError) as exc:
+                raise UserInputError("That trade could not be stored; check its values.") from exc
+            view = _view(stored, row.base_currency)
+        message = _confirmation("Recorded", view, name, used_current)
+        return TradeResult(view, name, message, used_current, tuple(coin_notes), notice)
+
+    async def list_trades(
+        self, user: UserRef, portfolio: str | None = None, page: int = 1, per_page: int = 20
+    ) -> TradePage:
+        """A page of the portfolio's trades, newest first.
+
+        Raises:
+            UserInputError: A page below 1 or a page size outside 1 to 100.
+            NotFoundError: A named portfolio that does not exist.
+        """
+        name = _portfolio_name(portfolio)
+        if isinstance(page, bool) or not isinstance(page, int) or page < 1:
+            raise UserInputError("The page number must be 1 or more.")
+        if isinstance(per_page, bool) or not isinstance(per_page, int):
+            raise UserInputError(f"Trades per page must be a number from 1 to {MAX_PER_PAGE}.")
+        if not 1 <= per_page <= MAX_PER_PAGE:
+            raise UserInputError(f"Trades per page must be from 1 to {MAX_PER_PAGE}.")
+        async with self._db.transaction(readonly=True) as session:
+            row = await self._find_portfolio(session, user, name)
+            if row is None:
+                return TradePage(name, (), page, per_page, 0)
+            repo = TradeRepository(session)
+            total = await repo.count(row.id)
+            rows = await repo.list_for_portfolio(
+                row.id, limit=per_page, offset=(page - 1) * per_page
+            )
+            return TradePage(
+                name, tuple(_view(t, row.base_currency) for t in rows), page, per_page, total
+            )
+
+    async def delete_trade(self, user: UserRef, trade_id: int | str) -> TradeView:
+        """Delete one of the user's trades.
+
+        Refused when a later sell would then exceed what was held (delete or edit that
+        sell first).
+
+        Raises:
+            NotFoundError: No such trade among the user's (same for someone else's).
+            UserInputError: The deletion would leave a later sell without coins.
+        """
+        wanted = _trade_id(trade_id)
+        async with self._db.transaction() as session:
+            owner = await UserRepository(session).get_by_platform_id(
+                user.platform, user.platform_user_id
+            )
+            repo = TradeRepository(session)
+            row = None if owner is None else await repo.get_owned(wanted, owner.id)
+            if row is None:
+                raise _not_found(wanted)
+            remaining = [
+                _record(t) for t in await repo.list_all(row.portfolio_id) if t.id != row.id
+            ]
+            problem = _oversell(remaining)
+            if problem is not None:
+                raise UserInputError(_later_sell_message(f"Deleting trade #{wanted}", *problem))
+            portfolio = await PortfolioRepository(session).get(row.portfolio_id)
+            view = _view(row, portfolio.base_currency if portfolio is not None else "USD")
+            await repo.delete(row)
+            return view
+
+    async def edit_trade(
+        self,
+        user: UserRef,
+        trade_id: int | str,
+        *,
+        side: str | None = None,
+        symbol: str | None = None,
+        quantity: str | int | float | Decimal | None = None,
+        price: str | int | float | Decimal | None = None,
+        date: str | datetime | None = None,
+        fee: str | int | float | Decimal | None = None,
+        note: str | None = None,
+    ) -> TradeResult:
+        """Change fields of one of the user's trades, re-validating the whole history.
+
+        Raises:
+            NotFoundError: No such trade among the user's.
+            UserInputError: Nothing to change, an invalid value, or a change that makes
+                this or a later sell exceed what was held.
+        """
+        wanted = _trade_id(trade_id)
+        now = self._clock.now()
+        changes: dict[str, object] = {}
+        new_side = None if side is None else _side(side)
+        new_qty = None if quantity is None else parse_amount(quantity, what="quantity")
+        new_price = None if price is None else parse_amount(price, what="price", allow_zero=True)
+        new_fee = None if fee is None else parse_amount(fee, what="fee", allow_zero=True)
+        new_when = None if date is None else parse_trade_date(date, now=now)
+        new_symbol = None
+        for key, value in (
+            ("side", new_side),
+            ("quantity", new_qty),
+            ("price", new_price),
+            ("fee", new_fee),
+            ("executed_at", new_when),
+        ):
+            if value is not None:
+                changes[key] = value
+        if note is not None:
+            changes["note"] = str(note).strip()[:500] or None
+        notes: list[str] = []
+        if symbol is not None:
+            resolution = await self._prices.resolver.resolve(_symbol_text(symbol))
+            changes["symbol"] = new_symbol = resolution.coin.symbol.upper()
+            changes["coin_id"] = resolution.coin.id
+            if resolution.note:
+                notes.append(resolution.note)
+        if not changes:
+            raise UserInputError(
+                "Nothing to change: give a new side, coin, quantity, price, date, fee or note."
+            )
+        async with self._db.transaction() as session:
+            owner = await UserRepository(session).get_by_platform_id(
+                user.platform, user.platform_user_id
+            )
+            repo = TradeRepository(session)
+            row = None if owner is None else await repo.get_owned(wanted, owner.id)
+            if row is None:
+                raise _not_found(wanted)
+            before = _record(row)
+            after = TradeRecord(
+                row.id,
+                new_side or before.side,
+                new_symbol or before.symbol,
+                before.quantity if new_qty is None else new_qty,
+                before.price if new_price is None else new_price,
+                before.fee if new_fee is None else new_fee,
+                new_when or before.executed_at,
+            )
+            history = [_record(t) for t in await repo.list_all(row.portfolio_id) if t.id != row.id]
+            problem = _oversell([*history, after])
+            if problem is not None:
+                bad, held = problem
+                if bad.id == wanted:
+                    raise UserInputError(
+                        f"Trade #{wanted} would then sell {format_quantity(bad.quantity)} "
+                        f"{bad.symbol} on {bad.executed_at:%Y-%m-%d %H:%M} UTC, but only "
+                        f"{format_quantity(held)} {bad.symbol} were held then."
+                    )
+                raise UserInputError(
+                    _later_sell_message(f"That change to trade #{wanted}", *problem)
+                )
+            for field_name, new_value in changes.items():
+                setattr(row, field_name, new_value)
+            await session.flush()
+            portfolio = await PortfolioRepository(session).get(row.portfolio_id)
+            currency = portfolio.base_currency if portfolio is not None else "USD"
+            name = portfolio.name if portfolio is not None else DEFAULT_PORTFOLIO_NAME
+            view = _view(row, currency)
+        return TradeResult(
+            view, name, _confirmation("Updated", view, name, False), notes=tuple(notes)
+        )
+
+    # -- holdings -------------------------------------------------------------------------
+
+    async def summary(
+        self,
+        user: UserRef,
+        portfolio: str | None = None,
+        base: str = "USD",
+        *,
+        method: str = "FIFO",
+    ) -> SummaryReport:
+        """Holdings, value and P&L at current prices (one batched quote request).
+
+        Raises:
+            UserInputError: A base currency other than the portfolio's, or a bad method.
+            NotFoundError: A named portfolio that does not exist.
+        """
+        name = _portfolio_name(portfolio)
+        chosen = parse_method(method)
+        records, currency, coin_ids = await self._load(user, name)
+        _check_base(base, currency)
+        held = _held_symbols(records)
+        prices = await self._quote_symbols({s: coin_ids[s] for s in held}, currency)
+        summary = holdings(records, prices.by_symbol, prev_prices=prices.previous, method=chosen)
+        return SummaryReport(
+            name,
+            currency,
+            summary,
+            len(records),
+            tuple(sorted(prices.sources)),
+            tuple(prices.notes),
+            data_notice(self._prices.market, prices.origins),
+        )
+
+    async def risk(self, user: UserRef, portfolio: str | None = None, days: int = 90) -> RiskResult:
+        """Risk figures from daily portfolio values (trades x daily closes) over ``days``.
+
+        Raises:
+            UserInputError: A window outside 21 to 365 days, nothing held, or too
+                little history.
+            NotFoundError: A named portfolio that does not exist.
+        """
+        name = _portfolio_name(portfolio)
+        if isinstance(days, bool) or not isinstance(days, int):
+            raise UserInputError(
+                "The risk window must be a whole number of days "
+                f"({MIN_RETURNS + 1} to {MAX_RISK_DAYS})."
+            )
+        if not MIN_RETURNS + 1 <= days <= MAX_RISK_DAYS:
+            raise UserInputError(
+                f"The risk window goes from {MIN_RETURNS + 1} to {MAX_RISK_DAYS} days; "
+                f"you asked for {days}."
+            )
+        records, currency, coin_ids = await self._load(user, name)
+        window_start = self._clock.now() - timedelta(days=days)
+        held_at = _HeldOverTime(records)
+        symbols = sorted(
+            s
+            for s in coin_ids
+            if held_at.quantity(s, window_start) > 0
+            or any(t.symbol == s and t.executed_at >= window_start for t in records)
+        )
+        if not symbols:
+            raise UserInputError(
+                "The portfolio held nothing in this window, so there is no risk to measure."
+            )
+        if len(symbols) > MAX_RISK_SYMBOLS:
+            raise LimitError(
+                f"Risk covers at most {MAX_RISK_SYMBOLS} coins; this portfolio has {len(symbols)}."
+            )
+        vs = currency.lower()
+        closes: dict[str, dict[datetime, float]] = {}
+        origins: set[DataOrigin] = set()
+        notes: list[str] = []
+        for symbol in symbols:
+            _, history = await self._prices.get_history(
+                coin_ids[symbol], days=days, interval="1d", vs_currency=vs
+            )
+            origins.add(history.origin)
+            closes[symbol] = {c.ts: c.close for c in history.candles}
+        btc: dict[datetime, float] | None = None
+        try:
+            _, btc_history = await self._prices.get_history(
+                "bitcoin", days=days, interval="1d", vs_currency=vs
+            )
+            btc = {c.ts: c.close for c in btc_history.candles}
+            origins.add(btc_history.origin)
+        except (UserInputError, MarketDataUnavailableError) as exc:
+            notes.append("Beta to BTC is left out: no BTC history is available.")
+            logger.info("no BTC history for beta: %s", exc)
+        grid = sorted(set.intersection(*(set(c) for c in closes.values())))
+        if btc is not None:
+            with_btc = [d for d in grid if d in btc]
+            if len(with_btc) == len(grid):
+                grid = with_btc
+            else:
+                btc = None
+                notes.append("Beta to BTC is left out: BTC history does not cover the window.")
+        now = self._clock.now()
+        values: dict[str, list[float]] = {}
+        for symbol in symbols:
+            series = closes[symbol]
+            values[symbol] = [
+                float(held_at.quantity(symbol, min(day + timedelta(days=1), now))) * series[day]
+                for day in grid
+            ]
+        values = {s: v for s, v in values.items() if any(x > 0 for x in v)}
+        if not values:
+            raise UserInputError("The portfolio held nothing during this window.")
+        times = [int(day.timestamp()) for day in grid]
+        btc_returns = None
+        if btc is not None and len(grid) > 1:
+            series_btc = [btc[day] for day in grid]
+            btc_returns = [b / a - 1.0 for a, b in zip(series_btc, series_btc[1:], strict=False)]
+        report = portfolio_risk(values, times, btc_returns=btc_returns, currency=currency)
+        return RiskResult(
+            name, report, tuple(values), tuple(notes), data_notice(self._prices.market, origins)
+        )
+
+    # -- targets and rebalancing ----------------------------------------------------------
+
+    async def set_targets(
+        self,
+        user: UserRef,
+        targets: Mapping[str, float | int | str | Decimal],
+        portfolio: str | None = None,
+    ) -> TargetsResult:
+        """Validate and store a target allocation (fractions or percents; CASH allowed).
+
+        Coin names are accepted and stored as tickers (``bitcoin`` -> ``BTC``).
+
+        Raises:
+            UserInputError: As :func:`~tools.portfolio.targets.parse_targets`.
+        """
+        name = _portfolio_name(portfolio)
+        now = self._clock.now()
+        records, currency, _ = await self._load(user, name, missing_ok=True)
+        known = {c.symbol.upper() for c in self._prices.resolver.coins()}
+        known |= {t.symbol for t in records}
+        mapped: dict[str, float | int | str | Decimal] = {}
+        for key, value in targets.items():
+            ticker = str(key).strip().lstrip("$").upper()
+            if ticker not in known and ticker != CASH:
+                found = self._prices.resolver.lookup(str(key))
+                if found is not None:
+                    ticker = found.coin.symbol.upper()
+            if ticker in mapped:
+                ticker = str(key)  # let parse_targets report the duplicate
+            mapped[ticker] = value
+        fractions = parse_targets(mapped, known)
+        async with self._db.transaction() as session:
+            owner = await self._owner(session, user, now)
+            repo = PortfolioRepository(session)
+            row = await repo.get_or_create_default(owner.id, currency, now=now, name=name)
+            await repo.set_targets(row, fractions)
+        shown = ", ".join(f"{s} {_pct_text(w)}" for s, w in fractions.items())
+        return TargetsResult(name, fractions, f'Targets for portfolio "{name}": {shown}.')
+
+    async def get_targets(self, user: UserRef, portfolio: str | None = None) -> TargetsResult:
+        """The stored targets (empty when none are set)."""
+        name = _portfolio_name(portfolio)
+        async with self._db.transaction(readonly=True) as session:
+            row = await self._find_portfolio(session, user, name)
+            targets = row.targets if row is not None else {}
+        if not targets:
+            return TargetsResult(name, {}, f'Portfolio "{name}" has no targets. {_HOW_TO_TARGET}')
+        shown = ", ".join(f"{s} {_pct_text(w)}" for s, w in targets.items())
+        return TargetsResult(name, targets, f'Targets for portfolio "{name}": {shown}.')
+
+    async def rebalance(self, user: UserRef, portfolio: str | None = None) -> RebalanceResult:
+        """Drift from the targets and the trades that restore them, at current prices.
+
+        Raises:
+            UserInputError: No targets set (says how to set them), or nothing held.
+            NotFoundError: A named portfolio that does not exist.
+        """
+        name = _portfolio_name(portfolio)
+        async with self._db.transaction(readonly=True) as session:
+            row = await self._find_portfolio(session, user, name)
+            targets = row.targets if row is not None else {}
+        if not targets:
+            raise UserInputError(
+                f'Portfolio "{name}" has no target allocation yet. {_HOW_TO_TARGET}'
+            )
+        records, currency, coin_ids = await self._load(user, name)
+        held = _held_symbols(records)
+        wanted = {s: coin_ids[s] for s in held}
+        for symbol in targets:
+            if symbol != CASH and symbol not in wanted:
+                wanted[symbol] = symbol
+        prices = await self._quote_symbols(wanted, currency)
+        summary = holdings(records, prices.by_symbol)
+        if summary.unpriced:
+            raise UserInputError(
+                "Cannot rebalance without current prices for: " + ", ".join(summary.unpriced) + "."
+            )
+        missing = [s for s in targets if s != CASH and s not in prices.by_symbol]
+        if missing:
+            raise UserInputError(
+                "No current price for the target coins: " + ", ".join(missing) + "."
+            )
+        values = {p.symbol: p.value or Decimal(0) for p in summary.positions}
+        plan = rebalance_plan(values, prices.by_symbol, targets, currency=currency)
+        return RebalanceResult(
+            name,
+            currency,
+            plan,
+            targets,
+            tuple(prices.notes),
+            data_notice(self._prices.market, prices.origins),
+        )
+
+    # -- tax and export -------------------------------------------------------------------
+
+    async def tax(
+        self,
+        user: UserRef,
+        year: int | None = None,
+        method: str = "FIFO",
+        portfolio: str | None = None,
+    ) -> TaxReport:
+        """Realised gains per lot for ``year`` (all years when ``None``).
+
+        Raises:
+            UserInputError: A year outside 2009 to this year, or a bad method.
+        """
+        name = _portfolio_name(portfolio)
+        chosen = parse_method(method)
+        records, _, _ = await self._load(user, name)
+        return tax_report(records, year, chosen, today=self._clock.now().date())
+
+    async def tax_csv(
+        self,
+        user: UserRef,
+        year: int | None = None,
+        method: str = "FIFO",
+        portfolio: str | None = None,
+    ) -> str:
+        """The tax report as Form 8949 CSV (header included)."""
+        return form_8949_csv(await self.tax(user, year, method, portfolio))
+
+    async def export_csv(self, user: UserRef, portfolio: str | None = None) -> str:
+        """Every trade as CSV, oldest first: ``date,side,symbol,quantity,price,fee,id``."""
+        name = _portfolio_name(portfolio)
+        records, _, _ = await self._load(user, name)
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(EXPORT_COLUMNS)
+        for t in records:
+            writer.writerow(
+                (
+                    t.executed_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+                    t.side,
+                    t.symbol,
+                    f"{t.quantity:f}",
+                    f"{t.price:f}",
+                    f"{t.fee:f}",
+                    t.id,
+                )
+            )
+        return out.getvalue()
+
+    # -- helpers --------------------------------------------------------------------------
+
+    async def _owner(self, session: Any, user: UserRef, now: datetime) -> User:
+        repo = UserRepository(session)
+        row, _ = await repo.get_or_create(
+            user.platform, user.platform_user_id, display_name=user.display_name, now=now
+        )
+        return row
+
+    async def _find_portfolio(self, session: Any, user: UserRef, name: str) -> Portfolio | None:
+        """The user's portfolio ``name``; ``None`` when the default one is not created yet.
+
+        Raises:
+            NotFoundError: A named (non-default) portfolio that does not exist.
+        """
+        owner = await UserRepository(session).get_by_platform_id(
+            user.platform, user.platform_user_id
+        )
+        repo = PortfolioRepository(session)
+        row = None if owner is None else await repo.get_by_name(owner.id, name)
+        if row is None and name != DEFAULT_PORTFOLIO_NAME:
+            others = [] if owner is None else [p.name for p in await repo.list_for_owner(owner.id)]
+            listed = ", ".join(others) if others else "none yet"
+            raise NotFoundError(f'No portfolio named "{name}". Your portfolios: {listed}.')
+        return row
+
+    async def _load(
+        self, user: UserRef, name: str, *, missing_ok: bool = False
+    ) -> tuple[list[TradeRecord], str, dict[str, str]]:
+        """The portfolio's trades (oldest first), its currency and coin id per symbol."""
+        async with self._db.transaction(readonly=True) as session:
+            try:
+                row = await self._find_portfolio(session, user, name)
+            except NotFoundError:
+                if not missing_ok:
+                    raise
+                row = None
+            if row is None:
+                owner = await UserRepository(session).get_by_platform_id(
+                    user.platform, user.platform_user_id
+                )
+                return [], (owner.base_currency if owner is not None else "USD").upper(), {}
+            rows = await TradeRepository(session).list_all(row.id)
+            coin_ids = {t.symbol.upper(): t.coin_id for t in rows}
+            return [_record(t) for t in rows], row.base_currency.upper(), coin_ids
+
+    async def _currency_for(self, user: UserRef, name: str) -> str:
+        _, currency, _ = await self._load(user, name, missing_ok=True)
+        return currency
+
+    async def _current_quote(self, coin_id: str, currency: str) -> Quote:
+        report = await self._prices.get_quotes([coin_id], currency.lower())
+        if not report.quotes:
+            raise MarketDataUnavailableError(
+                f"No current {currency.upper()} price is available for {coin_id}; "
+                "give the price you paid."
+            )
+        return report.quotes[0]
+
+    async def _quote_symbols(self, coins: Mapping[str, str], currency: str) -> _Prices:
+        """Quote symbol -> coin id (or ticker), in batches of 25; unknown coins are noted."""
+        result = _Prices()
+        items = list(coins.items())
+        for start in range(0, len(items), _QUOTE_BATCH):
+            batch = items[start : start + _QUOTE_BATCH]
+            try:
+                report = await self._prices.get_quotes([c for _, c in batch], currency.lower())
+                quotes = list(report.quotes)
+                result.notes.extend(report.notes)
+            except UserInputError:  # one coin no longer resolves: quote the rest one by one
+                quotes = []
+                for symbol, coin in batch:
+                    try:
+                        single = await self._prices.get_quotes([coin], currency.lower())
+                    except UserInputError:
+                        result.notes.append(f"No current price for {symbol}.")
+                        continue
+                    quotes.extend(single.quotes)
+            by_id = {q.coin.id: q for q in quotes}
+            by_ticker = {q.coin.symbol.upper(): q for q in quotes}
+            for symbol, coin in batch:
+                quote = by_id.get(coin) or by_ticker.get(symbol)
+                if quote is None:
+                    continue
+                result.by_symbol[symbol] = quote.price
+                if quote.change_24h_pct is not None and quote.change_24h_pct > -100:
+                    result.previous[symbol] = quote.price / (1 + quote.change_24h_pct / 100)
+                result.sources.add(quote.source)
+                result.origins.add(quote.origin)
+        return result
+
+
+_HOW_TO_TARGET = "Set one first, for example: targets BTC 60%, ETH 30%, CASH 10%."
+
+
+def _portfolio_name(portfolio: str | None) -> str:
+    if portfolio is None:
+        return DEFAULT_PORTFOLIO_NAME
+    name = " ".join(str(portfolio).split())
+    if not name:
+        return DEFAULT_PORTFOLIO_NAME
+    if len(name) > 64:
+        raise UserInputError("Portfolio names can be at most 64 characters long.")
+    return name
+
+
+def _side(side: str) -> Literal["buy", "sell"]:
+    chosen = _SIDES.get(str(side).strip().lower())
+    if chosen is None:
+        raise UserInputError(f'The side "{str(side)[:20]}" is not buy or sell.')
+    return chosen
+
+
+def _symbol_text(symbol: str) -> str:
+    if not isinstance(symbol, str) or not symbol.strip():
+        raise UserInputError("Name the coin traded, for example BTC.")
+    return symbol
+
+
+def _trade_id(trade_id: int | str) -> int:
+    if isinstance(trade_id, bool):
+        raise UserInputError("A trade id is a number like 12.")
+    if isinstance(trade_id, int):
+        value = trade_id
+    else:
+        text = str(trade_id).strip().lstrip("#")
+        if not text.isdigit() or len(text) > 18:
+            raise UserInputError(
+                f'"{str(trade_id)[:20]}" is not a trade id; ids are numbers like 12.'
+            )
+        value = int(text)
+    if value < 1 or value > 2**63 - 1:
+        raise _not_found(value)
+    return value
+
+
+def _not_found(trade_id: int) -> NotFoundError:
+    return NotFoundError(f"No trade #{trade_id} in your portfolios.")
+
+
+def _check_base(base: str, currency: str) -> None:
+    if str(base).strip().upper() != currency.upper():
+        raise UserInputError(
+            f"This portfolio's trades are in {currency.upper()}; its summary is shown in "
+            f"{currency.upper()} only."
+        )
+
+
+def _record(row: Trade) -> TradeRecord:
+    side: Literal["buy", "sell"] = "sell" if row.side == "sell" else "buy"
+    return TradeRecord(
+        row.id, side, row.symbol.upper(), row.quantity, row.price, row.fee, row.executed_at
+    )
+
+
+def _view(row: Trade, currency: str) -> TradeView:
+    return TradeView(
+        id=row.id,
+        side=row.side,
+        symbol=row.symbol.upper(),
+        coin_id=row.coin_id,
+        quantity=row.quantity,
+        price=row.price,
+        fee=row.fee,
+        executed_at=row.executed_at.astimezone(UTC),
+        currency=currency.upper(),
+        note=row.note,
+    )
+
+
+def _held_symbols(records: Sequence[TradeRecord]) -> list[str]:
+    """Symbols with a positive net quantity, in first-trade order."""
+    net: dict[str, Decimal] = {}
+    for t in records:
+        net[t.symbol] = net.get(t.symbol, Decimal(0)) + (
+            t.quantity if t.side == "buy" else -t.quantity
+        )
+    return [s for s, q in net.items() if q > 0]
+
+
+class _HeldOverTime:
+    """Quantity held of each symbol at any time (cumulative sums, binary search)."""
+
+    def __init__(self, records: Sequence[TradeRecord]) -> None:
+        ordered = sorted(records, key=lambda t: (t.executed_at, t.id))
+        self._times: dict[str, list[datetime]] = {}
+        self._totals: dict[str, list[Decimal]] = {}
+        for t in ordered:
+            totals = self._totals.setdefault(t.symbol, [])
+            before = totals[-1] if totals else Decimal(0)
+            totals.append(before + (t.quantity if t.side == "buy" else -t.quantity))
+            self._times.setdefault(t.symbol, []).append(t.executed_at)
+
+    def quantity(self, symbol: str, at: datetime) -> Decimal:
+        """Coins of ``symbol`` held at ``at`` (trades up to and including ``at``)."""
+        upto = bisect.bisect_right(self._times.get(symbol, []), at)
+        return max(self._totals[symbol][upto - 1], Decimal(0)) if upto else Decimal(0)
+
+
+def _oversell(records: Iterable[TradeRecord]) -> tuple[TradeRecord, Decimal] | None:
+    """The first sell exceeding what was held, with the quantity held; ``None`` if none.
+
+    The history is checked with :func:`match_lots` (held quantities do not depend on
+    the method); a refusal is located again here to phrase it for the change at hand.
+    """
+    ordered = sorted(records, key=lambda t: (t.executed_at, t.id))
+    try:
+        match_lots(ordered, "FIFO")
+    except UserInputError:
+        held: dict[str, Decimal] = {}
+        for t in ordered:
+            have = held.get(t.symbol, Decimal(0))
+            if t.side == "buy":
+                held[t.symbol] = have + t.quantity
+            elif t.quantity > have:
+                return t, have
+            else:
+                held[t.symbol] = have - t.quantity
+        raise
+    return None
+
+
+def _later_sell_message(change: str, bad: TradeRecord, held: Decimal) -> str:
+    return (
+        f"{change} would leave trade #{bad.id} (sell {format_quantity(bad.quantity)} "
+        f"{bad.symbol} on {bad.executed_at:%Y-%m-%d}) selling more than was held: only "
+        f"{format_quantity(held)} {bad.symbol} then. Edit or delete that sell first."
+    )
+
+
+def _confirmation(verb: str, view: TradeView, portfolio: str, current: bool) -> str:
+    action = "bought" if view.side == "buy" else "sold"
+    at = format_money(view.price, view.currency)
+    price_text = f"at the current price {at}" if current else f"at {at}"
+    total = format_cash(view.quantity * view.price, view.currency)
+    fee = f", fee {format_cash(view.fee, view.currency)}" if view.fee else ""
+    return (
+        f"{verb} trade #{view.id}: {action} {format_quantity(view.quantity)} {view.symbol} "
+        f"{price_text} (total {total}{fee}) on {view.executed_at:%Y-%m-%d %H:%M} UTC, "
+        f'portfolio "{portfolio}".'
+    )
+
+
+def _pct_text(weight: Decimal) -> str:
+    pct = (weight * 100).quantize(Decimal("0.1"))
+    text = f"{pct:f}".rstrip("0").rstrip(".")
+    return f"{text}%"
