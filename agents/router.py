@@ -132,7 +132,12 @@ class OfflineRouterModel(BaseChatModel):
         if isinstance(intent, ToolIntent):
             if intent.tool not in available:
                 capability = CAPABILITIES.get(intent.tool, "that feature")
-                return AIMessage(content=prompts.render("unavailable", capability=capability))
+                offered = ", ".join(
+                    dict.fromkeys(CAPABILITIES[t] for t in CAPABILITIES if t in available)
+                )
+                return AIMessage(
+                    content=prompts.render("unavailable", capability=capability, available=offered)
+                )
             call_id = f"call_{uuid.uuid4().hex[:12]}"
             return AIMessage(
                 content="",

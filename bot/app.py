@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from tools.analysis.history import HistoryService
     from tools.analysis.sentiment import SentimentService
     from tools.analysis.technical import TechnicalService
+    from tools.portfolio.service import PortfolioService
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +68,13 @@ class App:
         )
         self.closers.append(handle.aclose)
         return handle.service
+
+    @cached_property
+    def portfolios(self) -> PortfolioService:
+        """Trades, holdings, risk, targets, rebalancing and tax lots."""
+        from tools.portfolio.service import PortfolioService
+
+        return PortfolioService(self.db, self.prices, clock=self.clock)
 
     @cached_property
     def history(self) -> HistoryService:
@@ -174,6 +182,7 @@ async def open_agent(app: App) -> AsyncIterator[AgentService]:
         formulas=app.formulas,
         backtests=app.backtests,
         sentiment=app.sentiment,
+        portfolios=app.portfolios,
     )
     async with open_checkpointer(settings.resolved_database_url) as checkpointer:
         graph = build_agent(

@@ -45,6 +45,7 @@ Commands:
   /backtest SYMBOL STRATEGY [PERIOD]
                               backtest vs buy and hold, e.g. /backtest eth rsi 6m
                               (strategies: rsi, macd, sma_crossover, bollinger, dca, hold)
+{portfolio}
   /reset                      forget this conversation and start a new one
   /help                       this help
   /quit                       leave
@@ -94,6 +95,10 @@ class Console:
             "history": self._history,
             "formula": self._formula,
         }
+        from bot.console_portfolio import PortfolioCommands
+
+        portfolio = PortfolioCommands(app.portfolios, self.user, self._save)
+        self._commands.update(portfolio.commands())
 
     async def handle(self, line: str) -> str:
         """Answer one line of input (never raises)."""
@@ -235,7 +240,9 @@ class Console:
         return text if chart is None else f"{text}\nChart saved to {await self._save(chart)}"
 
     async def _help(self, args: list[str]) -> str:
-        return HELP
+        from bot.console_portfolio import HELP as PORTFOLIO_HELP
+
+        return HELP.replace("{portfolio}", PORTFOLIO_HELP)
 
     async def _reset(self, args: list[str]) -> str:
         if self.agent is None:

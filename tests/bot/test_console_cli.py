@@ -213,3 +213,25 @@ async def test_console_charts_are_saved_as_png(offline_app: App, tmp_path: Path)
     history = await console.handle("/history btc 90")
     assert "last 90 days" in history and "Volatility" in history
     assert "not a date" in await console.handle("/history btc 2024-13-45")
+
+
+async def test_console_portfolio_commands(offline_app: App, tmp_path: Path) -> None:
+    offline_app.settings.data_dir = tmp_path
+    console = Console(offline_app)
+    assert "Recorded trade #" in await console.handle("/buy btc 0.5 at 48k on 2026-01-05")
+    assert "Recorded trade #" in await console.handle("/buy eth 2 at 3,000 on 2026-02-01")
+    assert "cannot sell" in (await console.handle("/sell btc 5 at 50k")).lower()
+    summary = await console.handle("/portfolio")
+    assert "0.5 BTC" in summary and "2 ETH" in summary
+    trades = await console.handle("/trades")
+    assert "BTC" in trades and "ETH" in trades
+    assert "BTC" in await console.handle("/target btc 70 eth 30")
+    assert await console.handle("/rebalance")
+    assert "Recorded trade #" in await console.handle("/sell btc 0.1 at 90k on 2026-03-01")
+    tax = await console.handle("/tax 2026 fifo")
+    assert "Form 8949 CSV saved to" in tax
+    assert (tmp_path / "charts" / "form-8949-2026-fifo.csv").read_text().startswith("Part")
+    assert "Trades exported to" in await console.handle("/export")
+    assert "Usage: /buy" in await console.handle("/buy btc")
+    assert 'Unexpected "for"' in await console.handle("/buy btc 1 for 5")
+    assert "No trade #999" in await console.handle("/deltrade 999")

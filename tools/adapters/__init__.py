@@ -20,6 +20,7 @@ from tools.analysis.history import HistoryService
 from tools.analysis.sentiment import SentimentService
 from tools.analysis.technical import TechnicalService
 from tools.market.service import PriceService
+from tools.portfolio.service import PortfolioService
 from tools.users import UserService
 
 
@@ -33,13 +34,16 @@ def build_tools(
     formulas: FormulaService,
     backtests: BacktestService,
     sentiment: SentimentService,
+    portfolios: PortfolioService,
 ) -> list[BaseTool]:
     """All tools available in this version."""
     from tools.adapters.analysis import analysis_tools
+    from tools.adapters.portfolio import portfolio_tools
 
     tools = [
         *market_tools(prices, users),
         *analysis_tools(history, charts, technicals, formulas, backtests, sentiment),
+        *portfolio_tools(portfolios),
         *settings_tools(users),
     ]
     unknown = {t.name for t in tools} - set(CAPABILITIES)
