@@ -53,6 +53,7 @@ from tools.market.service import PriceService, data_notice
 from tools.market.types import DataOrigin, Quote
 from tools.portfolio.amounts import format_cash, format_quantity, parse_amount, parse_trade_date
 from tools.portfolio.holdings import PortfolioSummary, holdings
+from tools.portfolio.imports_formats import ImportRow, RowError
 from tools.portfolio.lots import TradeRecord, match_lots, parse_method
 from tools.portfolio.rebalance import RebalancePlan, rebalance_plan
 from tools.portfolio.risk import MIN_RETURNS, RiskReport, portfolio_risk
@@ -63,6 +64,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "EXPORT_COLUMNS",
+    "ImportOutcome",
     "PortfolioService",
     "RebalanceResult",
     "RiskResult",
@@ -189,6 +191,33 @@ class RebalanceResult:
     notice: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ImportOutcome:
+    """What :meth:`PortfolioService.add_imported` did (or would do, on a dry run).
+
+    Attributes:
+        portfolio: Portfolio name.
+        new: Rows not imported before (stored unless ``dry_run`` or ``errors``).
+        duplicates: Rows whose external id the portfolio already holds (left out).
+        errors: Rows refused (unknown coin, oversell...); nothing is stored then.
+        stored: Whether the new rows were written.
+    """
+
+    portfolio: str
+    new: int
+    duplicates: int
+    errors: tuple[RowError, ...] = ()
+    stored: bool = False
+
+
+class _ImportRefused(Exception):
+    """Raised inside the import transaction to roll it back."""
+
+    def __init__(self, errors: list[RowError]) -> None:
+        super().__init__("import refused")
+        self.errors = errors
+
+
 @dataclass
 class _Prices:
     """Quotes gathered for a set of coins."""
@@ -198,6 +227,18 @@ class _Prices:
     notes: list[str] = field(default_factory=list)
     sources: set[str] = field(default_factory=set)
     origins: set[DataOrigin] = field(default_factory=set)
+
+
+@dataclass(frozen=True, slots=True)
+class _ValueSeries:
+    """Daily values per coin over a window, as :meth:`PortfolioService.risk` measures."""
+
+    currency: str
+    times: list[int]
+    values: dict[str, list[float]]
+    notes: list[str]
+    origins: set[DataOrigin]
+    btc_returns: list[float] | None
 
 
 class PortfolioService:
@@ -537,71 +578,42 @@ class PortfolioService:
                 f"The risk window goes from {MIN_RETURNS + 1} to {MAX_RISK_DAYS} days; "
                 f"you asked for {days}."
             )
-        records, currency, coin_ids = await self._load(user, name)
-        window_start = self._clock.now() - timedelta(days=days)
-        held_at = _HeldOverTime(records)
-        symbols = sorted(
-            s
-            for s in coin_ids
-            if held_at.quantity(s, window_start) > 0
-            or any(t.symbol == s and t.executed_at >= window_start for t in records)
+        series = await self._daily_values(user, name, days, with_btc=True)
+        report = portfolio_risk(
+            series.values, series.times, btc_returns=series.btc_returns, currency=series.currency
         )
-        if not symbols:
-            raise UserInputError(
-                "The portfolio held nothing in this window, so there is no risk to measure."
-            )
-        if len(symbols) > MAX_RISK_SYMBOLS:
-            raise LimitError(
-                f"Risk covers at most {MAX_RISK_SYMBOLS} coins; this portfolio has {len(symbols)}."
-            )
-        vs = currency.lower()
-        closes: dict[str, dict[datetime, float]] = {}
-        origins: set[DataOrigin] = set()
-        notes: list[str] = []
-        for symbol in symbols:
-            _, history = await self._prices.get_history(
-                coin_ids[symbol], days=days, interval="1d", vs_currency=vs
-            )
-            origins.add(history.origin)
-            closes[symbol] = {c.ts: c.close for c in history.candles}
-        btc: dict[datetime, float] | None = None
-        try:
-            _, btc_history = await self._prices.get_history(
-                "bitcoin", days=days, interval="1d", vs_currency=vs
-            )
-            btc = {c.ts: c.close for c in btc_history.candles}
-            origins.add(btc_history.origin)
-        except (UserInputError, MarketDataUnavailableError) as exc:
-            notes.append("Beta to BTC is left out: no BTC history is available.")
-            logger.info("no BTC history for beta: %s", exc)
-        grid = sorted(set.intersection(*(set(c) for c in closes.values())))
-        if btc is not None:
-            with_btc = [d for d in grid if d in btc]
-            if len(with_btc) == len(grid):
-                grid = with_btc
-            else:
-                btc = None
-                notes.append("Beta to BTC is left out: BTC history does not cover the window.")
-        now = self._clock.now()
-        values: dict[str, list[float]] = {}
-        for symbol in symbols:
-            series = closes[symbol]
-            values[symbol] = [
-                float(held_at.quantity(symbol, min(day + timedelta(days=1), now))) * series[day]
-                for day in grid
-            ]
-        values = {s: v for s, v in values.items() if any(x > 0 for x in v)}
-        if not values:
-            raise UserInputError("The portfolio held nothing during this window.")
-        times = [int(day.timestamp()) for day in grid]
-        btc_returns = None
-        if btc is not None and len(grid) > 1:
-            series_btc = [btc[day] for day in grid]
-            btc_returns = [b / a - 1.0 for a, b in zip(series_btc, series_btc[1:], strict=False)]
-        report = portfolio_risk(values, times, btc_returns=btc_returns, currency=currency)
         return RiskResult(
-            name, report, tuple(values), tuple(notes), data_notice(self._prices.market, origins)
+            name,
+            report,
+            tuple(series.values),
+            tuple(series.notes),
+            data_notice(self._prices.market, series.origins),
         )
+
+    async def value_history(
+        self, user: UserRef, portfolio: str | None = None, days: int = 90
+    ) -> tuple[list[int], dict[str, list[float]], tuple[str, ...], DataOrigin]:
+        """Daily value of each coin held (trades x daily closes) over the last ``days``.
+
+        The same series :meth:`risk` measures: one point per day on which every coin
+        held in the window has a close, valued with the quantity held at the end of
+        that day.
+
+        Returns:
+            ``(times, values_by_symbol, notes, origin)``: epoch seconds per day, the
+            value per symbol and day in the portfolio's currency (coins never held in
+            the window left out), provenance notes, and the least live origin seen.
+
+        Raises:
+            UserInputError: A window outside 2 to 365 days, or nothing held in it.
+            LimitError: More coins than risk covers.
+            NotFoundError: A named portfolio that does not exist.
+        """
+        name = _portfolio_name(portfolio)
+        if isinstance(days, bool) or not isinstance(days, int) or not 2 <= days <= MAX_RISK_DAYS:
+            raise UserInputError(f"The value history goes from 2 to {MAX_RISK_DAYS} days.")
+        series = await self._daily_values(user, name, days, with_btc=False)
+        return series.times, series.values, tuple(series.notes), _least_live(series.origins)
 
     # -- targets and rebalancing ----------------------------------------------------------
 
@@ -746,6 +758,164 @@ class PortfolioService:
             )
         return out.getvalue()
 
+    # -- imports --------------------------------------------------------------------------
+
+    async def add_imported(
+        self,
+        user: UserRef,
+        rows: Sequence[ImportRow],
+        portfolio: str | None = None,
+        *,
+        source: str = "import",
+        dry_run: bool = False,
+    ) -> ImportOutcome:
+        """Validate imported trades against the portfolio and store them all, or none.
+
+        Rows whose ``external_id`` the portfolio already holds are left out (so
+        importing a file twice adds nothing). Coins are resolved, then the history with
+        the new rows is checked with :func:`match_lots`: every sell exceeding what was
+        held is reported with its line. Any error means nothing is stored.
+
+        Args:
+            user: Who imports.
+            rows: Parsed rows (prices and fees in USD).
+            portfolio: Portfolio name (created on a real import if missing).
+            source: Importer's name, kept with each trade.
+            dry_run: Only check; store nothing (and create nothing).
+
+        Raises:
+            UserInputError: The portfolio's currency is not USD.
+            LimitError: The portfolio would hold more trades than allowed.
+        """
+        now = self._clock.now()
+        name = _portfolio_name(portfolio)
+        errors: list[RowError] = []
+        coins: dict[str, tuple[str, str]] = {}
+        for symbol in dict.fromkeys(r.symbol for r in rows):
+            try:
+                coin = (await self._prices.resolver.resolve(symbol)).coin
+            except UserInputError as exc:
+                errors.extend(
+                    RowError(r.line, exc.user_message) for r in rows if r.symbol == symbol
+                )
+                continue
+            coins[symbol] = (coin.symbol.upper(), coin.id)
+        currency = await self._currency_for(user, name)
+        if currency != "USD":
+            raise UserInputError(
+                f'Portfolio "{name}" is in {currency}; files priced in US dollars can only be '
+                "imported into a USD portfolio."
+            )
+        if errors:
+            return ImportOutcome(name, 0, 0, tuple(sorted(errors, key=lambda e: e.line)))
+        if dry_run:
+            async with self._db.transaction(readonly=True) as session:
+                try:
+                    row = await self._find_portfolio(session, user, name)
+                except NotFoundError:
+                    row = None
+                repo = TradeRepository(session)
+                stored = [] if row is None else list(await repo.list_all(row.id))
+                problems, fresh, dupes = self._check_import(stored, rows, coins, name)
+                self._check_room(name, len(stored), len(fresh))
+            return ImportOutcome(name, len(fresh), dupes, tuple(problems))
+        try:
+            async with self._db.transaction() as session:
+                owner = await self._owner(session, user, now)
+                row = await PortfolioRepository(session).get_or_create_default(
+                    owner.id, currency, now=now, name=name
+                )
+                trades = TradeRepository(session)
+                stored = list(await trades.list_all(row.id))
+                problems, fresh, dupes = self._check_import(stored, rows, coins, name)
+                if problems:
+                    raise _ImportRefused(problems)
+                self._check_room(name, len(stored), len(fresh))
+                new_trades = [
+                    NewTrade(
+                        portfolio_id=row.id,
+                        side=r.side,
+                        symbol=coins[r.symbol][0],
+                        coin_id=coins[r.symbol][1],
+                        quantity=r.quantity,
+                        price=r.price,
+                        executed_at=r.executed_at,
+                        fee=r.fee,
+                        source=source[:32],
+                        external_id=r.external_id,
+                    )
+                    for r in fresh
+                ]
+                try:
+                    added = await trades.add_many(new_trades, now=now)
+                except (DuplicateError, ConstraintError) as exc:
+                    raise UserInputError(
+                        "Those trades could not be stored; check the file's values."
+                    ) from exc
+        except _ImportRefused as refused:
+            return ImportOutcome(name, 0, 0, tuple(refused.errors))
+        return ImportOutcome(name, added, dupes + len(fresh) - added, (), stored=True)
+
+    def _check_room(self, name: str, held: int, adding: int) -> None:
+        if held + adding > self._max_trades:
+            raise LimitError(
+                f'Portfolio "{name}" holds {held} trades; adding {adding} would exceed the '
+                f"{self._max_trades} allowed."
+            )
+
+    @staticmethod
+    def _check_import(
+        stored: Sequence[Trade],
+        rows: Sequence[ImportRow],
+        coins: Mapping[str, tuple[str, str]],
+        name: str,
+    ) -> tuple[list[RowError], list[ImportRow], int]:
+        """Errors (oversells), the rows not imported before (in storage order), duplicates."""
+        known = {t.external_id for t in stored if t.external_id}
+        fresh: list[ImportRow] = []
+        for r in rows:
+            if r.external_id not in known:
+                known.add(r.external_id)
+                fresh.append(r)
+        # same instant: buys first, then file order; stored ids follow this order too
+        fresh.sort(key=lambda r: (r.executed_at, r.side == "sell", r.line))
+        records = [_record(t) for t in stored]
+        first_id = max((t.id for t in records), default=0) + 1
+        lines: dict[int, int] = {}
+        for offset, r in enumerate(fresh):
+            lines[first_id + offset] = r.line
+            records.append(
+                TradeRecord(
+                    first_id + offset,
+                    r.side,
+                    coins[r.symbol][0],
+                    r.quantity,
+                    r.price,
+                    r.fee,
+                    r.executed_at,
+                )
+            )
+        errors: list[RowError] = []
+        for _ in range(20):  # report up to 20 oversells, each against what was held then
+            problem = _oversell(records)
+            if problem is None:
+                break
+            bad, held = problem
+            if bad.id in lines:
+                errors.append(
+                    RowError(
+                        lines[bad.id],
+                        f"selling {format_quantity(bad.quantity)} {bad.symbol} on "
+                        f"{bad.executed_at:%Y-%m-%d %H:%M} UTC is more than the "
+                        f"{format_quantity(held)} {bad.symbol} held then (this file and "
+                        f'portfolio "{name}").',
+                    )
+                )
+            else:
+                errors.append(RowError(0, _later_sell_message("This import", bad, held)))
+            records.remove(bad)
+        return sorted(errors, key=lambda e: e.line), fresh, len(rows) - len(fresh)
+
     # -- helpers --------------------------------------------------------------------------
 
     async def _owner(self, session: Any, user: UserRef, now: datetime) -> User:
@@ -791,6 +961,74 @@ class PortfolioService:
             rows = await TradeRepository(session).list_all(row.id)
             coin_ids = {t.symbol.upper(): t.coin_id for t in rows}
             return [_record(t) for t in rows], row.base_currency.upper(), coin_ids
+
+    async def _daily_values(
+        self, user: UserRef, name: str, days: int, *, with_btc: bool
+    ) -> _ValueSeries:
+        """Daily values per coin over ``days`` (and BTC returns on the same days for beta)."""
+        records, currency, coin_ids = await self._load(user, name)
+        window_start = self._clock.now() - timedelta(days=days)
+        held_at = _HeldOverTime(records)
+        symbols = sorted(
+            s
+            for s in coin_ids
+            if held_at.quantity(s, window_start) > 0
+            or any(t.symbol == s and t.executed_at >= window_start for t in records)
+        )
+        if not symbols:
+            raise UserInputError(
+                "The portfolio held nothing in this window, so there is no risk to measure."
+            )
+        if len(symbols) > MAX_RISK_SYMBOLS:
+            raise LimitError(
+                f"Risk covers at most {MAX_RISK_SYMBOLS} coins; this portfolio has {len(symbols)}."
+            )
+        vs = currency.lower()
+        closes: dict[str, dict[datetime, float]] = {}
+        origins: set[DataOrigin] = set()
+        notes: list[str] = []
+        for symbol in symbols:
+            _, history = await self._prices.get_history(
+                coin_ids[symbol], days=days, interval="1d", vs_currency=vs
+            )
+            origins.add(history.origin)
+            closes[symbol] = {c.ts: c.close for c in history.candles}
+        btc: dict[datetime, float] | None = None
+        if with_btc:
+            try:
+                _, btc_history = await self._prices.get_history(
+                    "bitcoin", days=days, interval="1d", vs_currency=vs
+                )
+                btc = {c.ts: c.close for c in btc_history.candles}
+                origins.add(btc_history.origin)
+            except (UserInputError, MarketDataUnavailableError) as exc:
+                notes.append("Beta to BTC is left out: no BTC history is available.")
+                logger.info("no BTC history for beta: %s", exc)
+        grid = sorted(set.intersection(*(set(c) for c in closes.values())))
+        if btc is not None:
+            covered = [d for d in grid if d in btc]
+            if len(covered) == len(grid):
+                grid = covered
+            else:
+                btc = None
+                notes.append("Beta to BTC is left out: BTC history does not cover the window.")
+        now = self._clock.now()
+        values: dict[str, list[float]] = {}
+        for symbol in symbols:
+            series = closes[symbol]
+            values[symbol] = [
+                float(held_at.quantity(symbol, min(day + timedelta(days=1), now))) * series[day]
+                for day in grid
+            ]
+        values = {s: v for s, v in values.items() if any(x > 0 for x in v)}
+        if not values:
+            raise UserInputError("The portfolio held nothing during this window.")
+        times = [int(day.timestamp()) for day in grid]
+        btc_returns = None
+        if btc is not None and len(grid) > 1:
+            series_btc = [btc[day] for day in grid]
+            btc_returns = [b / a - 1.0 for a, b in zip(series_btc, series_btc[1:], strict=False)]
+        return _ValueSeries(currency, times, values, notes, origins, btc_returns)
 
     async def _currency_for(self, user: UserRef, name: str) -> str:
         _, currency, _ = await self._load(user, name, missing_ok=True)
@@ -914,6 +1152,15 @@ def _view(row: Trade, currency: str) -> TradeView:
         currency=currency.upper(),
         note=row.note,
     )
+
+
+def _least_live(origins: Iterable[DataOrigin]) -> DataOrigin:
+    """``SIMULATED`` if any number was simulated, else ``REPLAYED`` if any was, else live."""
+    seen = set(origins)
+    for origin in (DataOrigin.SIMULATED, DataOrigin.REPLAYED):
+        if origin in seen:
+            return origin
+    return DataOrigin.LIVE
 
 
 def _held_symbols(records: Sequence[TradeRecord]) -> list[str]:
