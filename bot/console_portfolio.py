@@ -23,7 +23,7 @@ from tools.portfolio.text import (
 HELP = """\
   /buy SYMBOL QTY [at PRICE] [on DATE]   record a buy, e.g. /buy btc 0.5 at 48k on 2024-03-01
   /sell SYMBOL QTY [at PRICE] [on DATE]  record a sell (price defaults to the current one)
-  /portfolio                  holdings, value, P&L, allocation
+  /portfolio [chart]          holdings, value, P&L, allocation (chart: donut + value PNGs)
   /trades [PAGE]              your trades, newest first; /deltrade ID removes one
   /risk                       volatility, Sharpe, drawdown, VaR, beta, concentration
   /target BTC 70 ETH 30       set a target mix; /rebalance plans the trades back to it
@@ -79,6 +79,14 @@ class PortfolioCommands:
         return render_trade(result)
 
     async def summary(self, args: list[str]) -> str:
+        if args and args[0].lower() == "chart":
+            from tools.portfolio.charts import portfolio_charts
+
+            charts = await portfolio_charts(self.portfolios, self.user, None)
+            if not charts:
+                return "Nothing to chart yet: record a trade first, e.g. /buy btc 0.1"
+            lines = [f"{c.caption}\nSaved to {await self.save(c)}" for c in charts]
+            return "\n".join(lines)
         return render_summary(await self.portfolios.summary(self.user, args[0] if args else None))
 
     async def trades(self, args: list[str]) -> str:

@@ -223,6 +223,9 @@ async def test_console_portfolio_commands(offline_app: App, tmp_path: Path) -> N
     assert "cannot sell" in (await console.handle("/sell btc 5 at 50k")).lower()
     summary = await console.handle("/portfolio")
     assert "0.5 BTC" in summary and "2 ETH" in summary
+    charts = await console.handle("/portfolio chart")
+    assert (tmp_path / "charts" / "portfolio-allocation.png").read_bytes()[:4] == b"\x89PNG"
+    assert charts.count("Saved to") == 2
     trades = await console.handle("/trades")
     assert "BTC" in trades and "ETH" in trades
     assert "BTC" in await console.handle("/target btc 70 eth 30")

@@ -8,6 +8,7 @@ from langchain_core.tools import BaseTool
 
 from tools.adapters.context import ToolContext
 from tools.attachments import Attachment
+from tools.portfolio.charts import portfolio_charts
 from tools.portfolio.service import PortfolioService
 from tools.portfolio.tax import form_8949_csv
 from tools.portfolio.text import (
@@ -23,16 +24,19 @@ from tools.portfolio.text import (
 def portfolio_tools(portfolios: PortfolioService) -> list[BaseTool]:
     """The portfolio tools, bound to the service."""
 
-    @tool(parse_docstring=True)
+    @tool(parse_docstring=True, response_format="content_and_artifact")
     async def portfolio_summary(
         portfolio: str | None = None, *, runtime: ToolRuntime[ToolContext]
-    ) -> str:
-        """Show the user's holdings: value, average cost, P&L, allocation and 24h change.
+    ) -> tuple[str, list[Attachment]]:
+        """Show the user's holdings: value, average cost, P&L, allocation and 24h change,
+        with an allocation donut and a value-over-time chart.
 
         Args:
             portfolio: Portfolio name; omit for the default one.
         """
-        return render_summary(await portfolios.summary(runtime.context.user, portfolio))
+        user = runtime.context.user
+        text = render_summary(await portfolios.summary(user, portfolio))
+        return text, await portfolio_charts(portfolios, user, portfolio)
 
     @tool(parse_docstring=True)
     async def record_trade(
