@@ -213,6 +213,10 @@ def rebalance_plan(
         kept[buys[0]] -= min(-cash_after, kept[buys[0]])
     elif buys and cash_after > cash_goal:
         kept[buys[0]] += cash_after - cash_goal
+    if buys and 0 < kept[buys[0]] < min_trade_value:
+        # Shrunk below the minimum by the adjustment: skip it too (cash stays put).
+        kept[buys[0]] = Decimal(0)
+        skipped = tuple(sorted({*skipped, buys[0]}))
     if not any(d != 0 for d in kept.values()):
         note = (
             f" Some holdings drifted, but every trade would be under "

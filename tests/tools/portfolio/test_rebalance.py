@@ -213,3 +213,14 @@ def test_property_needed_matches_bands(
         assert any(a.outside_band for a in plan.assets) and plan.trades
     else:
         assert plan.trades == () and plan.explanation.startswith("No action needed")
+
+
+def test_a_buy_shrunk_below_the_minimum_by_skipped_sells_is_skipped_too() -> None:
+    """Found by Hypothesis: the USDT sale is too small, so the DOGE buy could only use the
+    cash, which left it under the minimum trade size; it must be skipped, not proposed."""
+    holdings = {"DOGE": D("80.02"), "USDT": D("9.99"), "CASH": D("9.99")}
+    plan = rebalance_plan(
+        holdings, PRICES, {"DOGE": D(1)}, abs_band_pct=0, rel_band_pct=0, min_trade_value=D(10)
+    )
+    assert all(t.value >= D(10) for t in plan.trades)
+    assert not plan.needed and "DOGE" in plan.skipped
