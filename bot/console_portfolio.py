@@ -28,6 +28,7 @@ HELP = """\
   /risk                       volatility, Sharpe, drawdown, VaR, beta, concentration
   /target BTC 70 ETH 30       set a target mix; /rebalance plans the trades back to it
   /tax [YEAR] [FIFO|LIFO|HIFO]  realised gains, with a Form 8949 CSV saved
+  /import FILE.csv [confirm]  import trades (CryptoGuard, Binance or Coinbase CSV; dry run first)
   /export                     all trades as CSV"""
 
 Save = Callable[[Attachment], Awaitable[Path]]
@@ -60,6 +61,7 @@ class PortfolioCommands:
             "rebalance": self.rebalance,
             "tax": self.tax,
             "export": self.export,
+            "import": self.import_csv,
         }
 
     async def trade(self, side: str, args: list[str]) -> str:
@@ -120,6 +122,23 @@ class PortfolioCommands:
         name = f"form-8949-{year or 'all'}-{method.lower()}.csv"
         path = await self.save(Attachment(name, "text/csv", form_8949_csv(report).encode()))
         return f"{render_tax(report)}\nForm 8949 CSV saved to {path}"
+
+    async def import_csv(self, args: list[str]) -> str:
+        if not args or len(args) > 2 or (len(args) == 2 and args[1] != "confirm"):
+            return "Usage: /import FILE.csv (a dry run), then /import FILE.csv confirm"
+        import asyncio
+
+        from tools.portfolio.imports import import_trades
+
+        try:
+            text = await asyncio.to_thread(Path(args[0]).read_text, encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            return f"Cannot read {args[0][:80]}: {getattr(exc, 'strerror', None) or exc}"
+        dry_run = len(args) == 1
+        result = await import_trades(self.portfolios, self.user, text, dry_run=dry_run)
+        if dry_run and result.ok:
+            return f"{result.message}\nTo import: /import {args[0]} confirm"
+        return result.message
 
     async def export(self, args: list[str]) -> str:
         csv = await self.portfolios.export_csv(self.user)

@@ -235,6 +235,12 @@ async def test_console_portfolio_commands(offline_app: App, tmp_path: Path) -> N
     assert "Form 8949 CSV saved to" in tax
     assert (tmp_path / "charts" / "form-8949-2026-fifo.csv").read_text().startswith("Part")
     assert "Trades exported to" in await console.handle("/export")
+    exported = tmp_path / "charts" / "trades.csv"
+    dry = await console.handle(f"/import {exported}")
+    assert "To import:" in dry
+    again = await console.handle(f"/import {exported} confirm")
+    assert "Imported 0 new trades" in again  # its own export: every trade is already there
+    assert "Cannot read" in await console.handle("/import /nonexistent/file.csv")
     assert "Usage: /buy" in await console.handle("/buy btc")
     assert 'Unexpected "for"' in await console.handle("/buy btc 1 for 5")
     assert "No trade #999" in await console.handle("/deltrade 999")

@@ -341,6 +341,7 @@ _FORMATS = (
         },
         {"id": ("id",)},
         _parse_generic,
+        id_column="id",
     ),
     _Format(
         "binance",

@@ -872,6 +872,9 @@ class PortfolioService:
     ) -> tuple[list[RowError], list[ImportRow], int]:
         """Errors (oversells), the rows not imported before (in storage order), duplicates."""
         known = {t.external_id for t in stored if t.external_id}
+        # Rows of a CryptoGuard export carry the trade ids (unique across all users), so
+        # re-importing an export into the portfolio it came from adds nothing.
+        known |= {f"cryptoguard:{t.id}" for t in stored}
         fresh: list[ImportRow] = []
         for r in rows:
             if r.external_id not in known:
