@@ -415,13 +415,8 @@ class PortfolioService:
         """
         wanted = _trade_id(trade_id)
         async with self._db.transaction() as session:
-            owner = await UserRepository(session).get_by_platform_id(
-                user.platform, user.platform_user_id
-            )
             repo = TradeRepository(session)
-            row = None if owner is None else await repo.get_owned(wanted, owner.id)
-            if row is None:
-                raise _not_found(wanted)
+            row = await _owned_trade(UserRepository(session), repo, user, wanted)
             remaining = [
                 _record(t) for t in await repo.list_all(row.portfolio_id) if t.id != row.id
             ]
@@ -485,13 +480,8 @@ class PortfolioService:
                 "Nothing to change: give a new side, coin, quantity, price, date, fee or note."
             )
         async with self._db.transaction() as session:
-            owner = await UserRepository(session).get_by_platform_id(
-                user.platform, user.platform_user_id
-            )
             repo = TradeRepository(session)
-            row = None if owner is None else await repo.get_owned(wanted, owner.id)
-            if row is None:
-                raise _not_found(wanted)
+            row = await _owned_trade(UserRepository(session), repo, user, wanted)
             before = _record(row)
             after = TradeRecord(
                 row.id,
@@ -1243,3 +1233,14 @@ def _pct_text(weight: Decimal) -> str:
     pct = (weight * 100).quantize(Decimal("0.1"))
     text = f"{pct:f}".rstrip("0").rstrip(".")
     return f"{text}%"
+
+
+async def _owned_trade(
+    users: UserRepository, repo: TradeRepository, user: UserRef, trade_id: int
+) -> Trade:
+    """The trade ``trade_id`` if ``user`` owns it; the same NotFoundError otherwise."""
+    owner = await users.get_by_platform_id(user.platform, user.platform_user_id)
+    row = None if owner is None else await repo.get_owned(trade_id, owner.id)
+    if row is None:
+        raise _not_found(trade_id)
+    return row
