@@ -14,23 +14,22 @@ Run: ``python benchmarks/backtest.py`` (about ten seconds, most of it backtestin
 
 from __future__ import annotations
 
-import os
 import statistics
 import sys
 import time
-import warnings
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-import talib
-
-os.environ.setdefault("TQDM_DISABLE", "1")  # backtesting.py's progress bar, on stderr
-from backtesting import Backtest, Strategy  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from tests.tools.analysis.backtesting_reference import (  # noqa: E402
+    Rule,
+    rsi_rule,
+    run_reference,
+    sma_rule,
+)
 
 from tools.analysis.backtest import run_backtest  # noqa: E402
 from tools.analysis.bars import Bars  # noqa: E402
@@ -38,7 +37,6 @@ from tools.analysis.bars import Bars  # noqa: E402
 MINUTES_PER_YEAR = 525_600
 TARGET_S = 0.1
 TARGET_RATIO = 20.0
-Rule = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 def minute_bars(n: int = MINUTES_PER_YEAR, seed: int = 42) -> Bars:
@@ -50,38 +48,6 @@ def minute_bars(n: int = MINUTES_PER_YEAR, seed: int = 42) -> Bars:
     ts = 1_704_067_200 + 60 * np.arange(n, dtype=np.int64)  # 2024-01-01 UTC
     return Bars("BTC", "1m", ts, open_, np.maximum(open_, close) * (1 + spread),
                 np.minimum(open_, close) * (1 - spread), close, rng.uniform(1, 5, n))  # fmt: skip
-
-
-def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    out = np.zeros(a.shape[0], dtype=bool)
-    with np.errstate(invalid="ignore"):
-        out[1:] = (a[1:] > b[1:]) & (a[:-1] <= b[:-1])
-    return out
-
-
-def _rsi(close: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    r = talib.RSI(close, 14)
-    with np.errstate(invalid="ignore"):
-        return r < 30, r > 70
-
-
-def _sma(close: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    fast, slow = talib.SMA(close, 20), talib.SMA(close, 50)
-    return _cross(fast, slow), _cross(slow, fast)
-
-
-class _Signals(Strategy):
-    rule: Rule
-
-    def init(self) -> None:
-        self.entries, self.exits = type(self).rule(np.asarray(self.data.Close, np.float64))
-
-    def next(self) -> None:
-        i = len(self.data) - 1
-        if not self.position and self.entries[i] and not self.exits[i]:
-            self.buy()
-        elif self.position and self.exits[i]:
-            self.position.close()
 
 
 def ours(bars: Bars, strategy: str, runs: int = 7) -> tuple[float, int]:
@@ -97,28 +63,16 @@ def ours(bars: Bars, strategy: str, runs: int = 7) -> tuple[float, int]:
 
 def theirs(bars: Bars, rule: Rule) -> tuple[float, int]:
     """Seconds of one backtesting.py run and its number of closed trades."""
-    scale = 1e-8 / float(bars.high.max())  # whole units: make a full-equity order huge
-    frame = pd.DataFrame(
-        {"Open": bars.open * scale, "High": bars.high * scale, "Low": bars.low * scale,
-         "Close": bars.close * scale, "Volume": bars.volume},
-        index=pd.to_datetime(bars.ts, unit="s"),
-    )  # fmt: skip
-    klass = type("BtStrategy", (_Signals,), {"rule": staticmethod(rule)})
-    bt = Backtest(frame, klass, cash=10_000, commission=0.001, trade_on_close=False,
-                  exclusive_orders=True)  # fmt: skip
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        start = time.perf_counter()
-        stats = bt.run()
-        elapsed = time.perf_counter() - start
-    return elapsed, int(stats["# Trades"])
+    start = time.perf_counter()
+    stats, _ = run_reference(bars, rule, fee_pct=0.1)
+    return time.perf_counter() - start, int(stats["# Trades"])
 
 
 def rows() -> list[tuple[str, str, str]]:
     """Benchmark rows: (name, result, ratio / note)."""
     bars = minute_bars()
     out: list[tuple[str, str, str]] = []
-    for strategy, rule in (("rsi_mean_reversion", _rsi), ("sma_crossover", _sma)):
+    for strategy, rule in (("rsi_mean_reversion", rsi_rule), ("sma_crossover", sma_rule(20, 50))):
         mine, n_mine = ours(bars, strategy)
         ref, n_ref = theirs(bars, rule)
         ratio = ref / mine

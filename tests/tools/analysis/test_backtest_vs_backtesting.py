@@ -32,98 +32,39 @@ Definitional differences, checked after converting:
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-import talib
-from backtesting import Backtest, Strategy
 
 from tools.analysis.backtest import BacktestReport, run_backtest
 from tools.analysis.bars import Bars
 
 from .backtest_data import offline_bars, random_walk
+from .backtesting_reference import (
+    bollinger_rule,
+    macd_rule,
+    rsi_rule,
+    run_reference,
+    sma_rule,
+)
 
 FEE_PCT = 0.1
-
-
-def bt_frame(bars: Bars) -> tuple[pd.DataFrame, float]:
-    """OHLC with a naive DatetimeIndex, prices scaled for >= 1e12 units per 10,000 of cash."""
-    scale = 1e-8 / float(np.max(bars.high))
-    frame = pd.DataFrame(
-        {"Open": bars.open * scale, "High": bars.high * scale, "Low": bars.low * scale,
-         "Close": bars.close * scale, "Volume": bars.volume},
-        index=pd.to_datetime(bars.ts, unit="s"),  # naive UTC
-    )  # fmt: skip
-    return frame, scale
-
-
-class Signals(Strategy):
-    """Long-only, all-in: buy on an entry signal when flat, close on an exit when long."""
-
-    rule: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
-
-    def init(self) -> None:
-        close = np.asarray(self.data.Close, dtype=np.float64)
-        self.entries, self.exits = type(self).rule(close)
-
-    def next(self) -> None:
-        i = len(self.data) - 1
-        if not self.position and self.entries[i] and not self.exits[i]:
-            self.buy()
-        elif self.position and self.exits[i]:
-            self.position.close()
-
-
-def cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    out = np.zeros(a.shape[0], dtype=bool)
-    with np.errstate(invalid="ignore"):
-        out[1:] = (a[1:] > b[1:]) & (a[:-1] <= b[:-1])
-    return out
-
-
-def rsi_rule(close: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    r = talib.RSI(close, 14)
-    with np.errstate(invalid="ignore"):
-        return r < 30, r > 70
-
-
-def macd_rule(close: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    line, signal, _ = talib.MACD(close, 12, 26, 9)
-    return cross(line, signal), cross(signal, line)
-
-
-def sma_rule(close: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    fast, slow = talib.SMA(close, 10), talib.SMA(close, 30)
-    return cross(fast, slow), cross(slow, fast)
-
-
-def bollinger_rule(close: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    _, middle, lower = talib.BBANDS(close, 20, 2.0, 2.0, 0)
-    with np.errstate(invalid="ignore"):
-        return close < lower, close > middle
 
 
 CASES: dict[str, tuple[Callable[[np.ndarray], Any], dict[str, object]]] = {
     "rsi_mean_reversion": (rsi_rule, {}),
     "macd_crossover": (macd_rule, {}),
-    "sma_crossover": (sma_rule, {"fast": 10, "slow": 30}),
+    "sma_crossover": (sma_rule(10, 30), {"fast": 10, "slow": 30}),
     "bollinger_reversion": (bollinger_rule, {}),
 }
 
 
 def run_both(bars: Bars, strategy: str) -> tuple[BacktestReport, pd.Series, float]:
     rule, params = CASES[strategy]
-    frame, scale = bt_frame(bars)
-    klass = type(f"Bt_{strategy}", (Signals,), {"rule": staticmethod(rule)})
-    bt = Backtest(frame, klass, cash=10_000, commission=FEE_PCT / 100, trade_on_close=False,
-                  exclusive_orders=True, finalize_trades=False)  # fmt: skip
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "trades remain open", tqdm
-        stats = bt.run()
+    stats, scale = run_reference(bars, rule, fee_pct=FEE_PCT)
     ours = run_backtest(bars, strategy, params, fee_pct=FEE_PCT, slippage_pct=0.0)
     return ours, stats, scale
 
