@@ -81,7 +81,7 @@ def _json_default(value: object) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def _json_dumps(value: Any) -> str:
+def json_dumps(value: Any) -> str:
     """JSON serializer for JSON columns (Decimals and datetimes become strings)."""
     return json.dumps(value, default=_json_default, ensure_ascii=False, separators=(",", ":"))
 
@@ -117,7 +117,7 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         The engine; call ``await engine.dispose()`` when done.
     """
     sa_url = make_url(normalize_database_url(url))
-    kwargs: dict[str, Any] = {"echo": echo, "json_serializer": _json_dumps}
+    kwargs: dict[str, Any] = {"echo": echo, "json_serializer": json_dumps}
     backend = sa_url.get_backend_name()
     if backend == "sqlite":
         database = sa_url.database or ""

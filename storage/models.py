@@ -50,6 +50,7 @@ __all__ = [
     "ChatSubscription",
     "DigestLog",
     "Outbox",
+    "MonitorState",
     "Portfolio",
     "PriceCandle",
     "QuoteCache",
@@ -103,8 +104,8 @@ class User(Base):
     chat_id: Mapped[int | None] = mapped_column(BigInteger(), nullable=True)
     display_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
-    digest_time: Mapped[time] = mapped_column(Time(), default=time(9, 0))
-    digest_enabled: Mapped[bool] = mapped_column(Boolean(), default=False)
+    digest_time: Mapped[time] = mapped_column(Time(), default=time(8, 0))
+    digest_enabled: Mapped[bool] = mapped_column(Boolean(), default=True)
     base_currency: Mapped[str] = mapped_column(String(10), default="USD")
     depeg_alerts_enabled: Mapped[bool] = mapped_column(Boolean(), default=True)
     depeg_threshold_pct: Mapped[Decimal] = mapped_column(DecimalType(), default=Decimal("0.5"))
@@ -196,6 +197,7 @@ class Alert(Base):
         CheckConstraint("cooldown_seconds >= 0", name="cooldown_non_negative"),
         Index("ix_alerts_status", "status"),
         Index("ix_alerts_owner_id_status", "owner_id", "status"),
+        Index("ix_alerts_updated_at", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
@@ -212,6 +214,8 @@ class Alert(Base):
     last_fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     fire_count: Mapped[int] = mapped_column(Integer(), default=0)
+    #: Last change of any column; the scheduler's rule book syncs on it.
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     owner: Mapped[User] = relationship(lazy="raise")
 
@@ -220,6 +224,7 @@ class AlertEvent(Base):
     """One firing of an alert."""
 
     __tablename__ = "alert_events"
+    __table_args__ = (Index("ix_alert_events_fired_at", "fired_at"),)
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
     alert_id: Mapped[int] = mapped_column(
@@ -333,3 +338,14 @@ class PriceCandle(Base):
     close: Mapped[Decimal] = mapped_column(DecimalType())
     volume: Mapped[Decimal] = mapped_column(DecimalType())
     source: Mapped[str] = mapped_column(String(32))
+
+
+class MonitorState(Base):
+    """Durable state of a background monitor (the depeg state machines, the scheduler's
+    last tick...), one JSON document per key, so restarts neither forget nor repeat."""
+
+    __tablename__ = "monitor_state"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    state: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -9,6 +9,7 @@ from storage.repositories.alerts import AlertRepository, NewAlert
 from storage.repositories.audit_log import AuditLogRepository
 from storage.repositories.chat_subscriptions import ChatSubscriptionRepository
 from storage.repositories.digest_log import DigestLogRepository
+from storage.repositories.monitor_state import MonitorStateRepository
 from storage.repositories.outbox import DEFAULT_MAX_ATTEMPTS, OutboxRepository
 from storage.repositories.portfolios import DEFAULT_PORTFOLIO_NAME, PortfolioRepository
 from storage.repositories.price_history import CandleRow, PriceHistoryRepository
@@ -26,6 +27,7 @@ __all__ = [
     "CandleRow",
     "ChatSubscriptionRepository",
     "DigestLogRepository",
+    "MonitorStateRepository",
     "NewAlert",
     "NewTrade",
     "OutboxRepository",

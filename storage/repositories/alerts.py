@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -11,7 +12,8 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 
-from storage.models import ALERT_STATUSES, Alert, AlertEvent
+from storage.engine import json_dumps
+from storage.models import ALERT_STATUSES, Alert, AlertEvent, utcnow
 from storage.repositories._base import Repository, translating
 
 __all__ = ["AlertRepository", "NewAlert"]
@@ -44,6 +46,16 @@ class NewAlert:
     state: Mapping[str, Any] = field(default_factory=dict)
 
 
+def _as_stored(params: Mapping[str, Any]) -> Any:
+    """``params`` as the JSON column stores them (Decimals become strings)."""
+    return json.loads(json_dumps(dict(params)))
+
+
+def _touched(now: datetime | None) -> dict[str, datetime]:
+    """The ``updated_at`` change for an update at ``now`` (the wall clock when omitted)."""
+    return {"updated_at": now or utcnow()}
+
+
 def _check_status(status: str) -> None:
     if status not in ALERT_STATUSES:
         raise ValueError(f"unknown alert status {status!r}")
@@ -70,6 +82,7 @@ class AlertRepository(Repository):
             cooldown_seconds=alert.cooldown_seconds,
             expires_at=alert.expires_at,
             created_at=now,
+            updated_at=now,
             fire_count=0,
         )
         await self._insert(row, "adding an alert")
@@ -115,18 +128,83 @@ class AlertRepository(Repository):
         with translating("listing active alerts"):
             return (await self.session.scalars(stmt)).all()
 
-    async def update_status(self, alert: Alert, status: str) -> None:
+    async def update_status(
+        self, alert: Alert, status: str, *, now: datetime | None = None
+    ) -> None:
         """Set the status (``active``, ``paused``, ``triggered``, ``expired``, ``deleted``).
 
         Raises:
             ValueError: Unknown status.
         """
         _check_status(status)
-        await self._update(alert, {"status": status}, "updating an alert")
+        await self._update(alert, {"status": status, **_touched(now)}, "updating an alert")
 
-    async def update_state(self, alert: Alert, state: Mapping[str, Any]) -> None:
+    async def update_state(
+        self, alert: Alert, state: Mapping[str, Any], *, now: datetime | None = None
+    ) -> None:
         """Replace the evaluation state (armed flag, last value...)."""
-        await self._update(alert, {"state": dict(state)}, "updating an alert")
+        await self._update(alert, {"state": dict(state), **_touched(now)}, "updating an alert")
+
+    async def find_active_duplicate(
+        self, owner_id: int, kind: str, symbol: str | None, params: Mapping[str, Any]
+    ) -> Alert | None:
+        """The owner's active or paused alert with the same kind, symbol and parameters.
+
+        Parameters are compared as stored (the alert service normalises them first).
+        """
+        stmt = select(Alert).where(
+            Alert.owner_id == owner_id,
+            Alert.kind == kind,
+            Alert.status.in_(("active", "paused")),
+        )
+        stmt = stmt.where(
+            Alert.symbol.is_(None) if symbol is None else Alert.symbol == symbol.upper()
+        )
+        wanted = _as_stored(params)
+        with translating("looking for a duplicate alert"):
+            for row in (await self.session.scalars(stmt.order_by(Alert.id))).all():
+                if _as_stored(row.params) == wanted:
+                    return row
+        return None
+
+    async def changed_since(self, since: datetime | None) -> Sequence[Alert]:
+        """Alerts of any status changed after ``since`` (all when ``None``), oldest change
+        first: how the scheduler's rule book follows changes made by any process."""
+        stmt = select(Alert)
+        if since is not None:
+            stmt = stmt.where(Alert.updated_at > since)
+        with translating("listing changed alerts"):
+            return (await self.session.scalars(stmt.order_by(Alert.updated_at, Alert.id))).all()
+
+    async def events_since(
+        self, since: datetime, owner_ids: Sequence[int] | None = None
+    ) -> Sequence[tuple[AlertEvent, Alert]]:
+        """Firings at or after ``since`` with their alert, newest first.
+
+        Args:
+            since: Earliest firing time.
+            owner_ids: Only alerts of these users (all users when ``None``).
+        """
+        stmt = (
+            select(AlertEvent, Alert)
+            .join(Alert, Alert.id == AlertEvent.alert_id)
+            .where(AlertEvent.fired_at >= since)
+        )
+        if owner_ids is not None:
+            stmt = stmt.where(Alert.owner_id.in_(list(owner_ids)))
+        stmt = stmt.order_by(AlertEvent.fired_at.desc(), AlertEvent.id.desc())
+        with translating("listing alert events"):
+            return [(event, alert) for event, alert in (await self.session.execute(stmt)).all()]
+
+    async def active_for_owners(self, owner_ids: Sequence[int]) -> Sequence[Alert]:
+        """Active alerts of the given users, by owner then id (bulk loads for digests)."""
+        stmt = (
+            select(Alert)
+            .where(Alert.owner_id.in_(list(owner_ids)), Alert.status == "active")
+            .order_by(Alert.owner_id, Alert.id)
+        )
+        with translating("listing active alerts"):
+            return (await self.session.scalars(stmt)).all()
 
     async def expire_due(self, now: datetime) -> int:
         """Mark active or paused alerts whose ``expires_at`` has passed as expired.
@@ -141,7 +219,7 @@ class AlertRepository(Repository):
                 Alert.expires_at.is_not(None),
                 Alert.expires_at <= now,
             )
-            .values(status="expired")
+            .values(status="expired", updated_at=now)
             .returning(Alert.id)
         )
         with translating("expiring alerts"):
@@ -175,7 +253,11 @@ class AlertRepository(Repository):
             payload=dict(payload or {}),
         )
         await self._insert(event, "recording an alert event")
-        changes: dict[str, Any] = {"fire_count": alert.fire_count + 1, "last_fired_at": fired_at}
+        changes: dict[str, Any] = {
+            "fire_count": alert.fire_count + 1,
+            "last_fired_at": fired_at,
+            "updated_at": fired_at,
+        }
         if state is not None:
             changes["state"] = dict(state)
         await self._update(alert, changes, "updating an alert")

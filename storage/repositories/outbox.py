@@ -219,6 +219,41 @@ class OutboxRepository(Repository):
         with translating("requeueing messages"):
             return len((await self.session.execute(stmt)).all())
 
+    async def reroute(self, channel: str, old_recipient: str, new_recipient: str) -> int:
+        """Point undelivered rows of a recipient at a new one (a Telegram group became a
+        supergroup and got a new chat id).
+
+        Returns:
+            The number of rows changed.
+        """
+        stmt = (
+            update(Outbox)
+            .where(
+                Outbox.channel == channel,
+                Outbox.recipient == old_recipient,
+                Outbox.status.in_(("pending", "failed", "sending")),
+            )
+            .values(recipient=new_recipient)
+            .returning(Outbox.id)
+        )
+        with translating("rerouting messages"):
+            return len((await self.session.execute(stmt)).all())
+
+    async def dead_letter_user(self, user_id: int, reason: str) -> int:
+        """Dead-letter every undelivered row for a user who cannot be reached.
+
+        Returns:
+            The number of rows dead-lettered.
+        """
+        stmt = (
+            update(Outbox)
+            .where(Outbox.user_id == user_id, Outbox.status.in_(_CLAIMABLE))
+            .values(status="dead", last_error=reason[:MAX_ERROR_CHARS])
+            .returning(Outbox.id)
+        )
+        with translating("dead-lettering messages"):
+            return len((await self.session.execute(stmt)).all())
+
     async def count_by_status(self) -> dict[str, int]:
         """Row counts per status (for health checks and metrics)."""
         stmt = select(Outbox.status, func.count()).group_by(Outbox.status)

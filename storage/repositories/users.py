@@ -120,6 +120,31 @@ class UserRepository(Repository):
             raise ValueError(f"cannot update user fields: {', '.join(sorted(unknown))}")
         await self._update(user, fields, "updating a user")
 
+    async def lock(self, user_id: int) -> User | None:
+        """Load the user and lock its row until the transaction ends.
+
+        Serialises per-user read-check-write sequences (e.g. the cap on active alerts)
+        across processes: ``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite the
+        transaction's ``BEGIN IMMEDIATE`` already serialises writers.
+        """
+        stmt = select(User).where(User.id == user_id).with_for_update()
+        with translating("locking a user"):
+            return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def get_many(self, user_ids: Sequence[int]) -> dict[int, User]:
+        """Users by id (missing ids are left out)."""
+        if not user_ids:
+            return {}
+        stmt = select(User).where(User.id.in_(list(user_ids)))
+        with translating("loading users"):
+            return {u.id: u for u in (await self.session.scalars(stmt)).all()}
+
+    async def list_depeg_recipients(self) -> Sequence[User]:
+        """Reachable users with depeg alerts on, by id (for the depeg monitor's fan-out)."""
+        stmt = select(User).where(User.depeg_alerts_enabled.is_(True), User.reachable.is_(True))
+        with translating("listing depeg alert users"):
+            return (await self.session.scalars(stmt.order_by(User.id))).all()
+
     async def touch(self, user: User, now: datetime) -> None:
         """Record that the user was active at ``now``."""
         await self._update(user, {"last_seen_at": now}, "updating a user")

@@ -126,3 +126,98 @@ async def test_expire_due(db: Database) -> None:
         repo = AlertRepository(session)
         statuses = {a.id: a.status for a in await repo.list_for_owner(owner.id)}
     assert statuses == {soon.id: "expired", late.id: "active", never.id: "active"}
+
+
+async def test_updated_at_follows_every_change(db: Database) -> None:
+    owner = await make_user(db)
+    async with db.transaction() as session:
+        repo = AlertRepository(session)
+        alert = await repo.add(price_above(owner.id), now=NOW)
+        other = await repo.add(price_above(owner.id, "5000"), now=NOW)
+    assert alert.updated_at == NOW
+    async with db.transaction() as session:
+        repo = AlertRepository(session)
+        assert {a.id for a in await repo.changed_since(None)} == {alert.id, other.id}
+        assert await repo.changed_since(NOW) == []
+        await repo.update_status(alert, "paused", now=later(10))
+    async with db.transaction() as session:
+        repo = AlertRepository(session)
+        assert [a.id for a in await repo.changed_since(NOW)] == [alert.id]
+        await repo.update_state(other, {"armed": False}, now=later(20))
+        await repo.record_event(alert, fired_at=later(30), message="fired")
+    async with db.transaction() as session:
+        changed = await AlertRepository(session).changed_since(later(10))
+    assert [(a.id, a.updated_at) for a in changed] == [(other.id, later(20)), (alert.id, later(30))]
+
+
+async def test_expire_due_touches_updated_at(db: Database) -> None:
+    owner = await make_user(db)
+    async with db.transaction() as session:
+        alert = await AlertRepository(session).add(
+            price_above(owner.id, expires_at=later(60)), now=NOW
+        )
+    async with db.transaction() as session:
+        assert await AlertRepository(session).expire_due(later(61)) == 1
+    async with db.transaction() as session:
+        (changed,) = await AlertRepository(session).changed_since(NOW)
+    assert changed.id == alert.id and changed.status == "expired"
+    assert changed.updated_at == later(61)
+
+
+async def test_find_active_duplicate_compares_kind_symbol_params(db: Database) -> None:
+    owner = await make_user(db)
+    stranger = await make_user(db, "2")
+    async with db.transaction() as session:
+        repo = AlertRepository(session)
+        alert = await repo.add(price_above(owner.id), now=NOW)
+        dup = await repo.find_active_duplicate(
+            owner.id, "price_above", "eth", {"threshold": "4000", "vs": "usd"}
+        )
+        assert dup is not None and dup.id == alert.id
+        assert (
+            await repo.find_active_duplicate(
+                owner.id, "price_above", "ETH", {"threshold": "4001", "vs": "usd"}
+            )
+            is None
+        )
+        assert (
+            await repo.find_active_duplicate(
+                owner.id, "price_below", "ETH", {"threshold": "4000", "vs": "usd"}
+            )
+            is None
+        )
+        assert (
+            await repo.find_active_duplicate(
+                stranger.id, "price_above", "ETH", {"threshold": "4000", "vs": "usd"}
+            )
+            is None
+        )
+        await repo.update_status(alert, "triggered", now=later(1))
+        assert (
+            await repo.find_active_duplicate(
+                owner.id, "price_above", "ETH", {"threshold": "4000", "vs": "usd"}
+            )
+            is None
+        )
+
+
+async def test_events_since_and_active_for_owners(db: Database) -> None:
+    owner = await make_user(db)
+    stranger = await make_user(db, "2")
+    async with db.transaction() as session:
+        repo = AlertRepository(session)
+        mine = await repo.add(price_above(owner.id), now=NOW)
+        theirs = await repo.add(price_above(stranger.id), now=NOW)
+        await repo.add(price_above(owner.id, "9000"), now=NOW)
+        await repo.record_event(mine, fired_at=later(-90_000), message="old")
+        await repo.record_event(mine, fired_at=later(100), message="new")
+        await repo.record_event(theirs, fired_at=later(200), message="theirs")
+    async with db.transaction() as session:
+        repo = AlertRepository(session)
+        recent = await repo.events_since(NOW)
+        assert [e.message for e, _ in recent] == ["theirs", "new"]
+        only_mine = await repo.events_since(later(-100_000), [owner.id])
+        assert [(e.message, a.id) for e, a in only_mine] == [("new", mine.id), ("old", mine.id)]
+        active = await repo.active_for_owners([owner.id])
+        assert [a.owner_id for a in active] == [owner.id, owner.id]
+        assert await repo.active_for_owners([]) == []

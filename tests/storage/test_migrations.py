@@ -41,7 +41,7 @@ async def test_upgrade_from_empty_matches_models(empty_database_url: str) -> Non
     try:
         assert await current_revision(engine) is None
         await upgrade_database(engine)
-        assert await current_revision(engine) == head_revision() == "0002"
+        assert await current_revision(engine) == head_revision() == "0003"
         async with engine.connect() as conn:
             assert await conn.run_sync(_tables) == TABLES
             assert await conn.run_sync(_diff, Base.metadata) == []
@@ -92,5 +92,5 @@ def test_alembic_command_line_uses_env_url(tmp_path: Path) -> None:
             [*alembic, *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False
         )
         assert result.returncode == 0, result.stderr
-    assert "0002 (head)" in result.stdout
+    assert "0003 (head)" in result.stdout
     assert db_path.exists()

@@ -87,7 +87,7 @@ async def test_migration_0002_upgrades_and_downgrades(empty_database_url: str) -
     db = Database(create_engine(empty_database_url))
     try:
         owner = await make_user(db)  # data written before the upgrade survives it
-        await upgrade_database(db.engine)
+        await upgrade_database(db.engine, "0002")
         assert await current_revision(db.engine) == "0002"
         async with db.transaction() as session:
             await SavedFormulaRepository(session).create(owner.id, "x", "CLOSE", now=NOW)

@@ -10,9 +10,12 @@ from storage import (
     CandleRow,
     ChatSubscriptionRepository,
     Database,
+    MonitorStateRepository,
+    OutboxRepository,
     PriceHistoryRepository,
     QuoteCacheRepository,
     QuoteRow,
+    UserRepository,
 )
 from storage.models import User
 from tests.storage.helpers import NOW, later, make_user
@@ -167,3 +170,55 @@ async def test_price_history(db: Database) -> None:
     assert everything[0].open == Decimal("1.0001") and everything[0].volume == Decimal("123456.789")
     assert [c.ts.hour for c in window] == [13, 14, 15]
     assert latest == NOW + timedelta(hours=5) and latest.tzinfo is not None
+
+
+async def test_monitor_state_put_get_replace(db: Database) -> None:
+    async with db.transaction() as session:
+        repo = MonitorStateRepository(session)
+        assert await repo.get("depeg:0.5") is None
+        await repo.put("depeg:0.5", {"USDC": {"severity": "warning"}}, now=NOW)
+        await repo.put("depeg:1", {"USDT": {}}, now=NOW)
+        await repo.put("depeg_x", {"other": 1}, now=NOW)
+    async with db.transaction() as session:
+        repo = MonitorStateRepository(session)
+        assert await repo.get("depeg:0.5") == {"USDC": {"severity": "warning"}}
+        await repo.put("depeg:0.5", {"USDC": {"severity": "ok"}}, now=later(5))
+    async with db.transaction() as session:
+        repo = MonitorStateRepository(session)
+        assert await repo.get("depeg:0.5") == {"USDC": {"severity": "ok"}}
+        # "_" in a prefix is literal, not a LIKE wildcard
+        assert set(await repo.get_many("depeg:")) == {"depeg:0.5", "depeg:1"}
+        assert set(await repo.get_many("depeg_")) == {"depeg_x"}
+
+
+async def test_user_lock_get_many_and_depeg_recipients(db: Database) -> None:
+    a = await make_user(db, "1")
+    b = await make_user(db, "2")
+    async with db.transaction() as session:
+        repo = UserRepository(session)
+        locked = await repo.lock(a.id)
+        assert locked is not None and locked.id == a.id
+        assert await repo.lock(10_000) is None
+        assert set(await repo.get_many([a.id, b.id, 10_000])) == {a.id, b.id}
+        await repo.update(locked, depeg_alerts_enabled=False)
+    async with db.transaction() as session:
+        assert [u.id for u in await UserRepository(session).list_depeg_recipients()] == [b.id]
+
+
+async def test_outbox_reroute_and_dead_letter_user(db: Database) -> None:
+    user = await make_user(db)
+    async with db.transaction() as session:
+        repo = OutboxRepository(session)
+        for i in range(3):
+            await repo.enqueue(
+                "telegram", "-100", {"text": str(i)}, f"k{i}", user_id=user.id, now=NOW
+            )
+        await repo.enqueue("telegram", "-200", {"text": "x"}, "other", now=NOW)
+        assert await repo.reroute("telegram", "-100", "-1001") == 3
+    async with db.transaction() as session:
+        repo = OutboxRepository(session)
+        row = await repo.get_by_key("k0")
+        assert row is not None and row.recipient == "-1001"
+        assert await repo.dead_letter_user(user.id, "blocked the bot") == 3
+        counts = await repo.count_by_status()
+    assert counts == {"dead": 3, "pending": 1}

@@ -23,8 +23,8 @@ async def test_get_or_create_creates_once_with_defaults(db: Database) -> None:
         again, created_again = await repo.get_or_create("telegram", "42", now=later(5))
     assert created and not created_again
     assert again.id == user.id
-    assert (user.timezone, user.base_currency, user.digest_time) == ("UTC", "USD", time(9, 0))
-    assert user.digest_enabled is False and user.depeg_alerts_enabled is True
+    assert (user.timezone, user.base_currency, user.digest_time) == ("UTC", "USD", time(8, 0))
+    assert user.digest_enabled is True and user.depeg_alerts_enabled is True
     assert user.depeg_threshold_pct == Decimal("0.5")
     assert user.reachable is True and user.is_admin is False
     assert user.created_at == NOW and user.last_seen_at == NOW
@@ -129,6 +129,7 @@ async def test_list_digest_candidates(db: Database) -> None:
         repo = UserRepository(session)
         for user in (on, blocked, discord):
             await repo.update(user, digest_enabled=True)
+        await repo.update(off, digest_enabled=False)
         await repo.mark_unreachable(blocked, "blocked", NOW)
     async with db.transaction() as session:
         repo = UserRepository(session)

@@ -1,0 +1,60 @@
+"""Alert rule-book sync, monitor state, fired-alert lookups by time.
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-21
+
+* ``alerts.updated_at`` (indexed): the scheduler's in-memory rule book picks up rules
+  changed by any process since its last sync. Existing rows take their creation time.
+* ``alert_events.fired_at`` index: "alerts fired in the last 24 hours" for digests.
+* ``monitor_state``: durable JSON state of background monitors (depeg state machines).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+# revision identifiers, used by Alembic.
+revision: str = "0003"
+down_revision: str | Sequence[str] | None = "0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def _json() -> sa.types.TypeEngine[Any]:
+    return sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+def _ts() -> sa.DateTime:
+    return sa.DateTime(timezone=True)
+
+
+def upgrade() -> None:
+    """Add ``alerts.updated_at``, the events time index and ``monitor_state``."""
+    op.add_column("alerts", sa.Column("updated_at", _ts(), nullable=True))
+    op.execute("UPDATE alerts SET updated_at = created_at")
+    with op.batch_alter_table("alerts") as batch:
+        batch.alter_column("updated_at", existing_type=_ts(), nullable=False)
+    op.create_index(op.f("ix_alerts_updated_at"), "alerts", ["updated_at"])
+    op.create_index(op.f("ix_alert_events_fired_at"), "alert_events", ["fired_at"])
+    op.create_table(
+        "monitor_state",
+        sa.Column("key", sa.String(200), nullable=False),
+        sa.Column("state", _json(), nullable=False),
+        sa.Column("updated_at", _ts(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_monitor_state")),
+    )
+
+
+def downgrade() -> None:
+    """Drop what :func:`upgrade` added."""
+    op.drop_table("monitor_state")
+    op.drop_index(op.f("ix_alert_events_fired_at"), table_name="alert_events")
+    op.drop_index(op.f("ix_alerts_updated_at"), table_name="alerts")
+    with op.batch_alter_table("alerts") as batch:
+        batch.drop_column("updated_at")
