@@ -21,6 +21,7 @@ from storage.errors import (
     NotFoundError,
     StorageError,
 )
+from storage.leader import LeaderLock
 from storage.migrate import current_revision, downgrade_database, head_revision, upgrade_database
 from storage.repositories import (
     AlertRepository,
@@ -51,6 +52,7 @@ __all__ = [
     "DatabaseUnavailableError",
     "DigestLogRepository",
     "DuplicateError",
+    "LeaderLock",
     "MigrationError",
     "MonitorStateRepository",
     "NewAlert",
