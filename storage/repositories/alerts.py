@@ -169,12 +169,21 @@ class AlertRepository(Repository):
 
     async def changed_since(self, since: datetime | None) -> Sequence[Alert]:
         """Alerts of any status changed after ``since`` (all when ``None``), oldest change
-        first: how the scheduler's rule book follows changes made by any process."""
-        stmt = select(Alert)
+        first, with their ``owner`` loaded: how the scheduler's rule book follows changes
+        made by any process."""
+        stmt = select(Alert).options(selectinload(Alert.owner))
         if since is not None:
             stmt = stmt.where(Alert.updated_at > since)
         with translating("listing changed alerts"):
             return (await self.session.scalars(stmt.order_by(Alert.updated_at, Alert.id))).all()
+
+    async def get_many(self, alert_ids: Sequence[int]) -> dict[int, Alert]:
+        """Alerts by id with their ``owner`` loaded (missing ids are left out)."""
+        if not alert_ids:
+            return {}
+        stmt = select(Alert).where(Alert.id.in_(list(alert_ids))).options(selectinload(Alert.owner))
+        with translating("loading alerts"):
+            return {a.id: a for a in (await self.session.scalars(stmt)).all()}
 
     async def events_since(
         self, since: datetime, owner_ids: Sequence[int] | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -144,6 +145,17 @@ class UserRepository(Repository):
         stmt = select(User).where(User.depeg_alerts_enabled.is_(True), User.reachable.is_(True))
         with translating("listing depeg alert users"):
             return (await self.session.scalars(stmt.order_by(User.id))).all()
+
+    async def depeg_thresholds(self) -> list[Decimal]:
+        """The distinct default depeg thresholds of reachable users with depeg alerts on."""
+        stmt = (
+            select(User.depeg_threshold_pct)
+            .where(User.depeg_alerts_enabled.is_(True), User.reachable.is_(True))
+            .distinct()
+        )
+        with translating("listing depeg thresholds"):
+            found = {Decimal(str(v)) for v in (await self.session.scalars(stmt)).all()}
+        return sorted(found)
 
     async def touch(self, user: User, now: datetime) -> None:
         """Record that the user was active at ``now``."""

@@ -221,3 +221,18 @@ async def test_events_since_and_active_for_owners(db: Database) -> None:
         active = await repo.active_for_owners([owner.id])
         assert [a.owner_id for a in active] == [owner.id, owner.id]
         assert await repo.active_for_owners([]) == []
+
+
+async def test_get_many_and_changed_since_load_owners(db: Database) -> None:
+    owner = await make_user(db)
+    async with db.transaction() as session:
+        alert = await AlertRepository(session).add(price_above(owner.id), now=NOW)
+    async with db.transaction() as session:
+        repo = AlertRepository(session)
+        found = await repo.get_many([alert.id, 999_999])
+        (changed,) = await repo.changed_since(None)
+        assert await repo.get_many([]) == {}
+    assert list(found) == [alert.id]
+    # owners are loaded eagerly: usable after the session closed (no lazy load)
+    assert found[alert.id].owner.platform_user_id == owner.platform_user_id
+    assert changed.owner.id == owner.id

@@ -222,3 +222,18 @@ async def test_outbox_reroute_and_dead_letter_user(db: Database) -> None:
         assert await repo.dead_letter_user(user.id, "blocked the bot") == 3
         counts = await repo.count_by_status()
     assert counts == {"dead": 3, "pending": 1}
+
+
+async def test_depeg_thresholds_are_distinct_and_skip_opted_out(db: Database) -> None:
+    users = [await make_user(db, str(i)) for i in range(4)]
+    async with db.transaction() as session:
+        repo = UserRepository(session)
+        await repo.update(users[1], depeg_threshold_pct=Decimal("1.5"))
+        await repo.update(users[2], depeg_threshold_pct=Decimal("3"), depeg_alerts_enabled=False)
+        await repo.mark_unreachable(users[3], "blocked", NOW)
+        await repo.update(users[3], depeg_threshold_pct=Decimal("7"))
+    async with db.transaction() as session:
+        assert await UserRepository(session).depeg_thresholds() == [
+            Decimal("0.5"),
+            Decimal("1.5"),
+        ]
