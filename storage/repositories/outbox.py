@@ -109,7 +109,12 @@ class OutboxRepository(Repository):
         return row, new_id is not None
 
     async def claim_due(
-        self, *, limit: int, now: datetime, lease_seconds: float = 300
+        self,
+        *,
+        limit: int,
+        now: datetime,
+        lease_seconds: float = 300,
+        channels: Sequence[str] | None = None,
     ) -> Sequence[Outbox]:
         """Atomically take up to ``limit`` due rows (``pending``/``failed``) for sending.
 
@@ -117,13 +122,21 @@ class OutboxRepository(Repository):
         ``next_attempt_at``). Concurrent claimers get disjoint rows. Commit the
         transaction before sending.
 
+        Args:
+            limit: Most rows to take.
+            now: Current time.
+            lease_seconds: How long the claim lasts before another dispatcher may retry.
+            channels: Only rows for these channels (those this process can deliver to);
+                all channels when ``None``.
+
         Returns:
             The claimed rows, oldest due first.
         """
+        due = select(Outbox.id).where(Outbox.status.in_(_CLAIMABLE), Outbox.next_attempt_at <= now)
+        if channels is not None:
+            due = due.where(Outbox.channel.in_(list(channels)))
         due = (
-            select(Outbox.id)
-            .where(Outbox.status.in_(_CLAIMABLE), Outbox.next_attempt_at <= now)
-            .order_by(Outbox.next_attempt_at, Outbox.id)
+            due.order_by(Outbox.next_attempt_at, Outbox.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )

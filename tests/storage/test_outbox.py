@@ -178,3 +178,19 @@ async def test_deleting_user_keeps_outbox_row(db: Database) -> None:
     async with db.transaction() as session:
         stored = await OutboxRepository(session).get(row.id)
     assert stored is not None and stored.user_id is None
+
+
+async def test_claim_only_the_channels_asked_for(db: Database) -> None:
+    async with db.transaction() as session:
+        repo = OutboxRepository(session)
+        tg, _ = await repo.enqueue("telegram", "1", {}, "tg", now=NOW)
+        dc, _ = await repo.enqueue("discord", "2", {}, "dc", now=NOW)
+    async with db.transaction() as session:
+        claimed = await OutboxRepository(session).claim_due(
+            limit=10, now=NOW, channels=["discord", "console"]
+        )
+    assert [r.id for r in claimed] == [dc.id]
+    async with db.transaction() as session:
+        assert await OutboxRepository(session).claim_due(limit=10, now=NOW, channels=[]) == []
+        rest = await OutboxRepository(session).claim_due(limit=10, now=NOW)
+    assert [r.id for r in rest] == [tg.id]
