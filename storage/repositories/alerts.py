@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from storage.engine import json_dumps
@@ -167,13 +167,22 @@ class AlertRepository(Repository):
                     return row
         return None
 
-    async def changed_since(self, since: datetime | None) -> Sequence[Alert]:
+    async def changed_since(
+        self, since: datetime | None, *, after_id: int | None = None
+    ) -> Sequence[Alert]:
         """Alerts of any status changed after ``since`` (all when ``None``), oldest change
         first, with their ``owner`` loaded: how the scheduler's rule book follows changes
-        made by any process."""
+        made by any process.
+
+        Args:
+            since: Changes after this time.
+            after_id: Also every alert with a larger id, whatever its timestamp (new
+                rules are never missed because of another process's clock).
+        """
         stmt = select(Alert).options(selectinload(Alert.owner))
         if since is not None:
-            stmt = stmt.where(Alert.updated_at > since)
+            changed = Alert.updated_at > since
+            stmt = stmt.where(changed if after_id is None else or_(changed, Alert.id > after_id))
         with translating("listing changed alerts"):
             return (await self.session.scalars(stmt.order_by(Alert.updated_at, Alert.id))).all()
 

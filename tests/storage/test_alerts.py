@@ -236,3 +236,17 @@ async def test_get_many_and_changed_since_load_owners(db: Database) -> None:
     # owners are loaded eagerly: usable after the session closed (no lazy load)
     assert found[alert.id].owner.platform_user_id == owner.platform_user_id
     assert changed.owner.id == owner.id
+
+
+async def test_changed_since_after_id_catches_rules_with_skewed_clocks(db: Database) -> None:
+    owner = await make_user(db)
+    async with db.transaction() as session:
+        repo = AlertRepository(session)
+        first = await repo.add(price_above(owner.id), now=NOW)
+        # another process whose clock lags by a minute
+        second = await repo.add(price_above(owner.id, "5000"), now=later(-60))
+    async with db.transaction() as session:
+        repo = AlertRepository(session)
+        assert await repo.changed_since(NOW) == []
+        found = await repo.changed_since(NOW, after_id=first.id)
+    assert [a.id for a in found] == [second.id]
