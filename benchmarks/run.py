@@ -144,15 +144,19 @@ def startup_benchmarks() -> list[tuple[str, str, str]]:
 
 def main() -> None:
     import agent  # benchmarks/*.py, next to this file
+    import alerts
     import backtest
     import charts
+    import digest
     import formula
     import indicators
     import tax
+    import tick
 
     rows = startup_benchmarks() + asyncio.run(market_benchmarks())
     rows += indicators.rows() + formula.rows() + backtest.rows() + charts.rows()
     rows += tax.rows() + agent.rows()
+    rows += alerts.rows() + tick.rows() + digest.rows()
     width = max(len(r[0]) for r in rows)
     print(f"{'benchmark'.ljust(width)}  {'result':>12}  ratio / note")
     for name, value, note in rows:

@@ -26,12 +26,15 @@ from tools.users import UserService
 
 if TYPE_CHECKING:
     from agents.service import AgentService
+    from tools.alerts.service import AlertService
+    from tools.alerts.watch import MarketWatch
     from tools.analysis.backtest import BacktestService
     from tools.analysis.charts import ChartService
     from tools.analysis.formula import FormulaService
     from tools.analysis.history import HistoryService
     from tools.analysis.sentiment import SentimentService
     from tools.analysis.technical import TechnicalService
+    from tools.digest.service import DigestService
     from tools.portfolio.service import PortfolioService
 
 logger = logging.getLogger(__name__)
@@ -52,6 +55,9 @@ class App:
     quote_store: QuoteStore
     clock: Clock
     agent: AgentService | None = None
+    #: Writes the digest's summary paragraph with the configured LLM (set by open_app
+    #: when an OpenAI-compatible model is configured; templated otherwise).
+    summariser: Callable[[str], Awaitable[str]] | None = None
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     @cached_property
@@ -110,6 +116,74 @@ class App:
         from tools.analysis.backtest import BacktestService
 
         return BacktestService(self.prices)
+
+    @cached_property
+    def alerts(self) -> AlertService:
+        """Users' alert rules (create, list, delete, pause, history)."""
+        from tools.alerts.service import AlertService
+
+        return AlertService(
+            self.db,
+            self.prices,
+            self.users,
+            portfolios=self.portfolios,
+            formulas=self.formulas,
+            clock=self.clock,
+            max_active=self.settings.alerts.max_active,
+            default_cooldown_s=self.settings.alerts.default_cooldown_s,
+        )
+
+    @cached_property
+    def watch(self) -> MarketWatch:
+        """The market tick: alert rules and the depeg monitor."""
+        from tools.alerts.metrics import MetricReader
+        from tools.alerts.watch import DepegPolicy, MarketWatch
+
+        depeg = self.settings.depeg
+        policy = DepegPolicy(
+            thresholds=self.prices.thresholds,
+            persist_samples=depeg.persist_samples,
+            persist_minutes=depeg.persist_minutes,
+            major_min_supply=depeg.major_min_supply,
+            stale_after_s=self.settings.providers.stale_after_s,
+            disagreement_pct=self.settings.providers.disagreement_pct,
+        )
+        reader = MetricReader(self.prices, portfolios=self.portfolios, formulas=self.formulas)
+        return MarketWatch(self.db, self.prices, reader, policy=policy, clock=self.clock)
+
+    @cached_property
+    def digests(self) -> DigestService:
+        """Daily digests (built on demand and swept on schedule)."""
+        from tools.digest.service import DigestService
+
+        return DigestService(
+            self.db,
+            self.prices,
+            clock=self.clock,
+            chart_dir=self.settings.data_dir / "digests",
+            summarise=self.summariser,
+            batch_size=self.settings.digest.batch_size,
+        )
+
+    async def market_tick(self) -> None:
+        """The scheduler's market job: refresh the caches, then evaluate alerts and the
+        depeg monitor (within the same deadline)."""
+        deadline = max(5.0, self.settings.market_refresh_s * 0.8)
+        try:
+            async with asyncio.timeout(deadline):
+                await self.refresh_market()
+                report = await self.watch.tick()
+        except TimeoutError:
+            logger.warning("market tick missed its %.0f s deadline", deadline)
+            return
+        if report.firings or report.depeg_events:
+            logger.info(
+                "market tick: %d alerts fired, %d depeg messages, %d queued (%.2f s)",
+                report.firings,
+                report.depeg_events,
+                report.queued,
+                report.seconds,
+            )
 
     async def refresh_market(self) -> None:
         """Warm the caches (top coins, stablecoins) and persist the live quotes.
@@ -183,6 +257,8 @@ async def open_agent(app: App) -> AsyncIterator[AgentService]:
         backtests=app.backtests,
         sentiment=app.sentiment,
         portfolios=app.portfolios,
+        alerts=app.alerts,
+        digests=app.digests,
     )
     async with open_checkpointer(settings.resolved_database_url) as checkpointer:
         graph = build_agent(

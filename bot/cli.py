@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 
 from bot.__version__ import __version__
+from bot.replay_cli import replay_command
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -203,6 +204,9 @@ def depeg(
         return render_stablecoins(report, color=_color())
 
     typer.echo(_run(body))
+
+
+app.command("replay")(replay_command)
 
 
 @app.command()

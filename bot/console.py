@@ -22,6 +22,13 @@ from bot.console_format import render_prices, render_stablecoins, render_top
 from bot.errors import render_error
 from tools.attachments import Attachment
 from tools.identity import ChatRef, UserRef
+from tools.notify import (
+    ConsoleNotifier,
+    DeliveryResult,
+    DeliveryStatus,
+    Notifier,
+    OutgoingMessage,
+)
 
 if TYPE_CHECKING:
     from agents.service import AgentReply
@@ -46,6 +53,8 @@ Commands:
                               backtest vs buy and hold, e.g. /backtest eth rsi 6m
                               (strategies: rsi, macd, sma_crossover, bollinger, dca, hold)
 {portfolio}
+{alerts}
+{digest}
   /reset                      forget this conversation and start a new one
   /help                       this help
   /quit                       leave
@@ -99,6 +108,13 @@ class Console:
 
         portfolio = PortfolioCommands(app.portfolios, self.user, self._save)
         self._commands.update(portfolio.commands())
+        from bot.console_alerts import AlertCommands
+
+        self._commands.update(AlertCommands(app.alerts, self.user).commands())
+        from bot.console_digest import DigestCommands
+
+        digest = DigestCommands(app.digests, app.users, self.user, self._save)
+        self._commands.update(digest.commands())
 
     async def handle(self, line: str) -> str:
         """Answer one line of input (never raises)."""
@@ -240,15 +256,32 @@ class Console:
         return text if chart is None else f"{text}\nChart saved to {await self._save(chart)}"
 
     async def _help(self, args: list[str]) -> str:
+        from bot.console_alerts import HELP as ALERTS_HELP
+        from bot.console_digest import HELP as DIGEST_HELP
         from bot.console_portfolio import HELP as PORTFOLIO_HELP
 
-        return HELP.replace("{portfolio}", PORTFOLIO_HELP)
+        return (
+            HELP.replace("{portfolio}", PORTFOLIO_HELP)
+            .replace("{alerts}", ALERTS_HELP)
+            .replace("{digest}", DIGEST_HELP)
+        )
 
     async def _reset(self, args: list[str]) -> str:
         if self.agent is None:
             return "There is no conversation to reset."
         await self.agent.reset(self.user, self.chat)
         return "Conversation cleared. What would you like to know?"
+
+    def notifier(self) -> Notifier:
+        """The delivery channel of this terminal: messages for its user are shown here;
+        other console users (e.g. ``cryptoguard ask --batch``) are not at this terminal
+        and are marked unreachable instead of being shown to the wrong person."""
+        return LocalConsoleNotifier(self.user.platform_user_id, self.notify)
+
+    def notify(self, text: str) -> None:
+        """Show a pushed message (a fired alert, a digest) as it happens, above the prompt."""
+        prompt = "> " if sys.stdin.isatty() else ""
+        print(f"\r{text}\n{prompt}", end="", flush=True)
 
     async def run(self) -> None:
         """Read lines until EOF or /quit, answering each.
@@ -265,6 +298,22 @@ class Console:
             answer = await self.handle(line)
             if answer:
                 print(answer, flush=True)
+
+
+class LocalConsoleNotifier:
+    """Console delivery for one local user (see :meth:`Console.notifier`)."""
+
+    channel = "console"
+
+    def __init__(self, user_id: str, write: Callable[[str], None]) -> None:
+        self.user_id = user_id
+        self._inner = ConsoleNotifier(write)
+
+    async def send(self, recipient: str, message: OutgoingMessage) -> DeliveryResult:
+        """Show the message if it is for this terminal's user."""
+        if recipient != self.user_id:
+            return DeliveryResult(DeliveryStatus.UNREACHABLE, "console user not at this terminal")
+        return await self._inner.send(recipient, message)
 
 
 class LineReader:

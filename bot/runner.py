@@ -1,7 +1,10 @@
-"""``cryptoguard run``: the scheduler plus every configured front-end in one event loop.
+"""``cryptoguard run``: the scheduler, delivery and every configured front-end in one
+event loop.
 
-With no platform token the console front-end runs in this terminal. Stops cleanly on
-SIGTERM/SIGINT (or when the console user quits).
+With no platform token the console front-end runs in this terminal, and fired alerts
+and digests appear in it as they happen. Stops cleanly on SIGTERM/SIGINT (or when the
+console user quits): running jobs are cancelled, messages being sent are settled or
+left in the outbox for the next start.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ import sys
 
 from bot.app import App
 from bot.console import Console
-from bot.scheduler import add_interval_job, build_scheduler
+from bot.jobs import BackgroundJobs
+from bot.scheduler import build_scheduler
+from tools.notify import Notifier
 
 logger = logging.getLogger(__name__)
 
@@ -21,36 +26,40 @@ logger = logging.getLogger(__name__)
 async def run_application(app: App) -> None:
     """Run until stopped."""
     settings = app.settings
-    scheduler = build_scheduler()
-    if settings.scheduler_enabled:
-        add_interval_job(scheduler, "market-refresh", app.refresh_market, settings.market_refresh_s)
-        scheduler.start()
-        logger.info("Scheduler started (market refresh every %.0f s)", settings.market_refresh_s)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    platforms = [
+        name
+        for name, token in (
+            ("Telegram", settings.telegram.token),
+            ("Discord", settings.discord.token),
+        )
+        if token is not None
+    ]
+    console: Console | None = None
+    notifiers: dict[str, Notifier] = {}
+    if not platforms:
+        console = Console(app, color=sys.stdout.isatty())
+        notifiers["console"] = console.notifier()
+    for name in platforms:
+        logger.error(
+            "%s token is set, but the %s front-end is not part of this version yet; "
+            "running the scheduler only.",
+            name,
+            name,
+        )
+    scheduler = build_scheduler()
+    background: asyncio.Task[None] | None = None
+    if settings.scheduler_enabled:
+        jobs = BackgroundJobs(app, scheduler, notifiers)
+        background = asyncio.create_task(jobs.run(stop), name="background-jobs")
     try:
-        platforms = [
-            name
-            for name, token in (
-                ("Telegram", settings.telegram.token),
-                ("Discord", settings.discord.token),
-            )
-            if token is not None
-        ]
-        if platforms:
-            for name in platforms:
-                logger.error(
-                    "%s token is set, but the %s front-end is not part of this version yet; "
-                    "running the scheduler only.",
-                    name,
-                    name,
-                )
+        if console is None:
             await stop.wait()
             return
-        console = Console(app, color=sys.stdout.isatty())
-        await app.users.ensure(console.user)
+        await app.users.ensure(console.user, console.chat)
         console_task = asyncio.create_task(console.run())
         stop_task = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait({console_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
@@ -60,8 +69,11 @@ async def run_application(app: App) -> None:
         else:
             console_task.cancel()
     finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
+        stop.set()
+        if background is not None:
+            await background
         if scheduler.running:
             scheduler.shutdown(wait=False)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
         logger.info("Stopped")

@@ -111,12 +111,41 @@ class DepegSettings(BaseModel):
     warn_pct: Decimal = Field(default=Decimal("0.5"), gt=0)
     high_pct: Decimal = Field(default=Decimal("2"), gt=0)
     critical_pct: Decimal = Field(default=Decimal("5"), gt=0)
+    persist_samples: int = Field(default=2, ge=1, le=100)
+    persist_minutes: float = Field(default=0.0, ge=0, le=1440)
+    major_min_supply: Decimal = Field(default=Decimal(1_000_000_000), ge=0)
 
     @model_validator(mode="after")
     def _ordered(self) -> DepegSettings:
         if not self.warn_pct < self.high_pct < self.critical_pct:
             raise ValueError("depeg thresholds must satisfy warn < high < critical")
         return self
+
+
+class AlertSettings(BaseModel):
+    """Alert rules: caps and re-arming."""
+
+    max_active: int = Field(default=100, ge=1, le=10_000)
+    default_cooldown_s: int = Field(default=3600, ge=0, le=30 * 86400)
+
+
+class DeliverySettings(BaseModel):
+    """The outbox dispatcher and the outgoing webhook channel."""
+
+    interval_s: float = Field(default=5.0, ge=0.5, le=300)
+    batch_size: int = Field(default=100, ge=1, le=5000)
+    max_attempts: int = Field(default=5, ge=1, le=50)
+    lease_s: float = Field(default=120.0, ge=10, le=3600)
+    # Messages per second per channel (each platform's own limits apply on top).
+    rate_per_s: float = Field(default=25.0, gt=0, le=1000)
+    webhook_secret: SecretStr | None = None
+
+
+class DigestSettings(BaseModel):
+    """The daily digest sweep."""
+
+    sweep_s: float = Field(default=60.0, ge=10, le=3600)
+    batch_size: int = Field(default=200, ge=1, le=5000)
 
 
 class SentimentSettings(BaseModel):
@@ -164,6 +193,8 @@ class Settings(BaseSettings):
     admin_ids: Annotated[list[str], NoDecode] = Field(default_factory=list)
     scheduler_enabled: bool = True
     market_refresh_s: float = Field(default=60.0, ge=5)
+    # How often a non-leader process tries to take over the scheduler (seconds).
+    leader_poll_s: float = Field(default=15.0, ge=1, le=600)
 
     openai: OpenAISettings = Field(default_factory=OpenAISettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
@@ -173,6 +204,9 @@ class Settings(BaseSettings):
     depeg: DepegSettings = Field(default_factory=DepegSettings)
     agent: AgentSettings = Field(default_factory=AgentSettings)
     sentiment: SentimentSettings = Field(default_factory=SentimentSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    digest: DigestSettings = Field(default_factory=DigestSettings)
 
     @field_validator("market", "llm", "log_level", mode="before")
     @classmethod

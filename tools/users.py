@@ -123,6 +123,28 @@ class UserService:
             )
             return _profile(row, created), changes
 
+    async def set_depeg_alerts(self, user: UserRef, enabled: bool) -> tuple[UserProfile, list[str]]:
+        """Turn the user's default stablecoin depeg alerts on or off.
+
+        Returns:
+            The updated profile and one sentence saying what changed.
+        """
+        now = self._clock.now()
+        async with self._db.transaction() as session:
+            repo = UserRepository(session)
+            row, created = await repo.get_or_create(
+                user.platform, user.platform_user_id, display_name=user.display_name, now=now
+            )
+            await repo.update(row, depeg_alerts_enabled=bool(enabled))
+            await AuditLogRepository(session).record(
+                "settings.update",
+                user_id=row.id,
+                details={"depeg_alerts_enabled": str(bool(enabled))},
+                now=now,
+            )
+            word = "enabled" if enabled else "disabled"
+            return _profile(row, created), [f"Stablecoin depeg alerts {word}."]
+
     async def remember_coins(self, user: UserRef, symbols: list[str]) -> None:
         """Count coins the user asked about, so the assistant knows their favourites."""
         wanted = [s.upper() for s in symbols if s and len(s) <= 20]
@@ -148,6 +170,17 @@ class UserService:
                 user.platform, user.platform_user_id
             )
             return None if row is None else _profile(row, False)
+
+
+def recipient_of(user: User) -> str:
+    """Where pushed messages for ``user`` go on their platform (the outbox recipient).
+
+    Their private chat with the bot when known, else their platform id. Console users
+    all share chat 0, so they are told apart by their platform id.
+    """
+    if user.platform == "console" or user.chat_id is None:
+        return user.platform_user_id
+    return str(user.chat_id)
 
 
 def _profile(row: User, created: bool) -> UserProfile:

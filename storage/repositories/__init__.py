@@ -5,12 +5,12 @@ after commit), translate database errors into :mod:`storage.errors`, and never c
 the caller's ``Database.transaction()`` does.
 """
 
-from storage.repositories.alerts import AlertRepository, NewAlert
+from storage.repositories.alerts import AlertRepository, FiringRecord, NewAlert
 from storage.repositories.audit_log import AuditLogRepository
 from storage.repositories.chat_subscriptions import ChatSubscriptionRepository
 from storage.repositories.digest_log import DigestLogRepository
 from storage.repositories.monitor_state import MonitorStateRepository
-from storage.repositories.outbox import DEFAULT_MAX_ATTEMPTS, OutboxRepository
+from storage.repositories.outbox import DEFAULT_MAX_ATTEMPTS, NewMessage, OutboxRepository
 from storage.repositories.portfolios import DEFAULT_PORTFOLIO_NAME, PortfolioRepository
 from storage.repositories.price_history import CandleRow, PriceHistoryRepository
 from storage.repositories.quote_cache import QuoteCacheRepository, QuoteRow
@@ -28,7 +28,9 @@ __all__ = [
     "ChatSubscriptionRepository",
     "DigestLogRepository",
     "MonitorStateRepository",
+    "FiringRecord",
     "NewAlert",
+    "NewMessage",
     "NewTrade",
     "OutboxRepository",
     "PortfolioRepository",

@@ -19,6 +19,7 @@ lease ends, after which :meth:`OutboxRepository.requeue_stale_sending` makes it 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,11 +29,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import Outbox
 from storage.repositories._base import MAX_ERROR_CHARS, Repository, dialect_insert, translating
 
-__all__ = ["DEFAULT_MAX_ATTEMPTS", "OutboxRepository"]
+__all__ = ["DEFAULT_MAX_ATTEMPTS", "NewMessage", "OutboxRepository"]
 
 #: Failed attempts after which a row is dead-lettered.
 DEFAULT_MAX_ATTEMPTS = 5
 _CLAIMABLE = ("pending", "failed")
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A message to queue in bulk (see :meth:`OutboxRepository.enqueue_many`)."""
+
+    channel: str
+    recipient: str
+    payload: Mapping[str, Any]
+    idempotency_key: str
+    user_id: int | None = None
 
 
 class OutboxRepository(Repository):
@@ -107,6 +119,36 @@ class OutboxRepository(Repository):
         if row is None:  # pragma: no cover - the row exists after the upsert
             raise RuntimeError("outbox row missing after insert")
         return row, new_id is not None
+
+    async def enqueue_many(self, messages: Sequence[NewMessage], *, now: datetime) -> int:
+        """Queue many messages in one statement; keys already queued are skipped.
+
+        Returns:
+            How many rows were created.
+        """
+        if not messages:
+            return 0
+        rows = [
+            {
+                "channel": m.channel,
+                "recipient": m.recipient,
+                "user_id": m.user_id,
+                "payload": dict(m.payload),
+                "idempotency_key": m.idempotency_key,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for m in messages
+        ]
+        stmt = (
+            dialect_insert(self.session, Outbox)
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(Outbox.id)
+        )
+        with translating("queueing messages"):
+            return len((await self.session.execute(stmt, rows)).all())
 
     async def claim_due(
         self,

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from sqlalchemy import delete, select
 
-from storage.models import Portfolio
+from storage.models import Portfolio, Trade
 from storage.repositories._base import Repository, dialect_insert, translating
 from storage.types import decimal_text
 
@@ -43,6 +43,34 @@ class PortfolioRepository(Repository):
         stmt = select(Portfolio).where(Portfolio.owner_id == owner_id).order_by(Portfolio.id)
         with translating("listing portfolios"):
             return (await self.session.scalars(stmt)).all()
+
+    async def list_with_trades(
+        self, owner_ids: Sequence[int]
+    ) -> Sequence[tuple[Portfolio, Sequence[Trade]]]:
+        """The portfolios of these owners (by owner, then id), each with its trades in
+        execution order: two queries for any number of owners (bulk loads for digests)."""
+        if not owner_ids:
+            return []
+        stmt = (
+            select(Portfolio)
+            .where(Portfolio.owner_id.in_(list(owner_ids)))
+            .order_by(Portfolio.owner_id, Portfolio.id)
+        )
+        with translating("listing portfolios"):
+            portfolios = (await self.session.scalars(stmt)).all()
+            if not portfolios:
+                return []
+            trades = (
+                await self.session.scalars(
+                    select(Trade)
+                    .where(Trade.portfolio_id.in_([p.id for p in portfolios]))
+                    .order_by(Trade.portfolio_id, Trade.executed_at, Trade.id)
+                )
+            ).all()
+        by_portfolio: dict[int, list[Trade]] = {}
+        for trade in trades:
+            by_portfolio.setdefault(trade.portfolio_id, []).append(trade)
+        return [(p, by_portfolio.get(p.id, [])) for p in portfolios]
 
     async def create(
         self, owner_id: int, name: str, *, base_currency: str = "USD", now: datetime

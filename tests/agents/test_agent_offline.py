@@ -69,13 +69,14 @@ async def test_small_talk_gets_a_polite_answer_without_tools(
     assert reply.tool_calls == [] and reply.text.strip()
 
 
-async def test_capabilities_not_built_yet_are_said_plainly(
-    app: App, me: tuple[UserRef, ChatRef]
-) -> None:
+async def test_alerts_through_the_agent(app: App, me: tuple[UserRef, ChatRef]) -> None:
     assert app.agent is not None
     reply = await app.agent.reply(*me, "alert me when SOL is above 250")
-    assert reply.tool_calls == []
-    assert "alerts" in reply.text and "in this version yet" in reply.text
+    assert [(c.name, c.status) for c in reply.tool_calls] == [("create_alert", "ok")]
+    assert "SOL" in reply.text and "250" in reply.text
+    listed = await app.agent.reply(*me, "show my alerts")
+    assert [c.name for c in listed.tool_calls] == ["list_alerts"]
+    assert "SOL" in listed.text
 
 
 async def test_invalid_requests_are_refused_and_change_nothing(
@@ -88,7 +89,7 @@ async def test_invalid_requests_are_refused_and_change_nothing(
         assert reply.text.strip()
     profile = await app.users.get_profile(me[0])
     assert profile is not None
-    assert profile.timezone == "UTC" and f"{profile.digest_time:%H:%M}" == "09:00"
+    assert profile.timezone == "UTC" and f"{profile.digest_time:%H:%M}" == "08:00"
 
 
 async def test_other_users_are_out_of_reach(app: App, me: tuple[UserRef, ChatRef]) -> None:

@@ -67,9 +67,9 @@ async def test_invalid_settings_change_nothing(
     service = users(db)
     await service.update_settings(ALICE, timezone="Europe/Berlin")
     with pytest.raises(UserInputError, match=message):
-        await service.update_settings(ALICE, digest_enabled=True, **kwargs)  # type: ignore[arg-type]
+        await service.update_settings(ALICE, digest_enabled=False, **kwargs)  # type: ignore[arg-type]
     stored = await service.get_profile(ALICE)
-    assert stored is not None and stored.timezone == "Europe/Berlin" and not stored.digest_enabled
+    assert stored is not None and stored.timezone == "Europe/Berlin" and stored.digest_enabled
 
 
 async def test_no_change_is_an_error(db: Database) -> None:

@@ -1,0 +1,1 @@
+"""Alerts: rule evaluation engine, depeg monitor, risk score and the alert service."""
