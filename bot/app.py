@@ -11,6 +11,8 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -25,6 +27,7 @@ from tools.market.symbols import SymbolResolver
 from tools.users import UserService
 
 if TYPE_CHECKING:
+    from agents.model import ModelConfig
     from agents.service import AgentService
     from tools.alerts.service import AlertService
     from tools.alerts.watch import MarketWatch
@@ -149,13 +152,23 @@ class App:
             disagreement_pct=self.settings.providers.disagreement_pct,
         )
         reader = MetricReader(self.prices, portfolios=self.portfolios, formulas=self.formulas)
-        return MarketWatch(self.db, self.prices, reader, policy=policy, clock=self.clock)
+        watch = MarketWatch(self.db, self.prices, reader, policy=policy, clock=self.clock)
+
+        def peg_history(symbol: str) -> list[tuple[datetime, Decimal]]:
+            monitor = watch.monitor()
+            return monitor.recent(symbol) if monitor is not None else []
+
+        self.prices.peg_history = peg_history  # /depeg risk scores see the recent trend
+        return watch
 
     @cached_property
     def digests(self) -> DigestService:
         """Daily digests (built on demand and swept on schedule)."""
+        from agents.summary import build_summariser
         from tools.digest.service import DigestService
 
+        if self.summariser is None:
+            self.summariser = build_summariser(model_config(self.settings))
         return DigestService(
             self.db,
             self.prices,
@@ -223,6 +236,20 @@ def market_config(settings: Settings) -> MarketConfig:
     )
 
 
+def model_config(settings: Settings) -> ModelConfig:
+    """The agent's model settings (offline router or an OpenAI-compatible endpoint)."""
+    from agents.model import ModelConfig
+
+    key = settings.openai.api_key
+    return ModelConfig(
+        mode=settings.llm.value,
+        api_key=key.get_secret_value() if key is not None else None,
+        base_url=settings.openai.base_url,
+        model=settings.openai.model,
+        timeout_s=settings.openai.timeout_s,
+    )
+
+
 @asynccontextmanager
 async def open_agent(app: App) -> AsyncIterator[AgentService]:
     """Build the agent (model, tools, checkpointer) and close its checkpointer on exit.
@@ -232,20 +259,13 @@ async def open_agent(app: App) -> AsyncIterator[AgentService]:
     """
     from agents.graph import build_agent
     from agents.guard import TokenBudget, TurnLimiter
-    from agents.model import ModelConfig, build_chat_model, uses_llm
+    from agents.model import build_chat_model, uses_llm
     from agents.service import AgentService
     from memory import open_checkpointer
     from tools.adapters import build_tools
 
     settings, clock = app.settings, app.clock
-    key = settings.openai.api_key
-    config = ModelConfig(
-        mode=settings.llm.value,
-        api_key=key.get_secret_value() if key is not None else None,
-        base_url=settings.openai.base_url,
-        model=settings.openai.model,
-        timeout_s=settings.openai.timeout_s,
-    )
+    config = model_config(settings)
     limits = settings.agent
     tools = build_tools(
         app.prices,

@@ -14,12 +14,13 @@ from tools.users import UserProfile, UserService
 HELP = """\
   /digest now|on|off|time HH:MM  your daily digest now; turn it on or off; set its time
   /settings                   your settings; /settings tz Europe/Paris,
-                              /settings depeg on|off|1.5 (alerts and threshold in %)"""
+                              /settings depeg on|off|1.5 (alerts and threshold in %),
+                              /settings webhook https://example.com/hook|off (signed JSON)"""
 
 DIGEST_USAGE = "Usage: /digest now | on | off | time HH:MM, e.g. /digest time 07:30"
 SETTINGS_USAGE = (
-    "Usage: /settings | /settings tz REGION/CITY | /settings depeg on|off|PERCENT, "
-    "e.g. /settings tz Europe/Paris or /settings depeg 1.5"
+    "Usage: /settings | /settings tz REGION/CITY | /settings depeg on|off|PERCENT | "
+    "/settings webhook URL|off, e.g. /settings tz Europe/Paris or /settings depeg 1.5"
 )
 
 Save = Callable[[Attachment], Awaitable[Path]]
@@ -65,12 +66,16 @@ class DigestCommands:
         return DIGEST_USAGE
 
     async def settings(self, args: list[str]) -> str:
-        """/settings [tz ZONE | depeg on|off|PERCENT]."""
+        """/settings [tz ZONE | depeg on|off|PERCENT | webhook URL|off]."""
         if not args:
             return _settings_text(await self.users.ensure(self.user))
         key = args[0].lower()
         if key in {"tz", "timezone"} and len(args) >= 2:
             _, changes = await self.users.update_settings(self.user, timezone=" ".join(args[1:]))
+            return " ".join(changes)
+        if key == "webhook" and len(args) == 2:
+            url = None if args[1].lower() == "off" else args[1]
+            _, changes = await self.users.set_webhook(self.user, url)
             return " ".join(changes)
         if key == "depeg" and len(args) == 2:
             value = args[1].lower()
@@ -101,6 +106,7 @@ def _settings_text(profile: UserProfile) -> str:
             f"  daily digest   {digest}, at {profile.digest_time:%H:%M}",
             f"  depeg alerts   {depeg}, threshold {profile.depeg_threshold_pct}%",
             f"  base currency  {profile.base_currency}",
+            f"  webhook        {profile.webhook_url or 'off'}",
             SETTINGS_USAGE,
         ]
     )

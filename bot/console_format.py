@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from tools.market.format import format_compact, format_money, format_pct, format_price
+from tools.market.peg_risk import RiskScore
 from tools.market.service import PriceReport, StablecoinReport, TopReport
 from tools.market.stablecoins import PegSeverity
 from tools.market.types import Quote
@@ -24,6 +25,7 @@ _SEVERITY_COLOUR = {
     PegSeverity.CRITICAL: _MAGENTA + _BOLD,
     PegSeverity.UNKNOWN: _DIM,
 }
+_RISK_COLOUR = {"low": _GREEN, "moderate": _YELLOW, "high": _RED, "severe": _MAGENTA + _BOLD}
 Cell = tuple[str, str]  # (text, ansi colour or "")
 
 
@@ -130,11 +132,36 @@ def render_stablecoins(report: StablecoinReport, *, color: bool = False) -> str:
                 (format_compact(r.coin.circulating), ""),
                 _change_cell(r.supply_change_7d_pct),
                 (r.coin.peg_mechanism, _DIM),
+                _risk_cell(report.risk.get(r.coin.symbol)),
             ]
         )
-    headers = ["COIN", "PEG", "PRICE", "DEVIATION", "STATUS", "SUPPLY", "SUPPLY 7D", "MECHANISM"]
-    body = table(headers, rows, {2, 3, 5, 6}, color) if rows else "No stablecoins to show."
+    headers = [
+        "COIN", "PEG", "PRICE", "DEVIATION", "STATUS", "SUPPLY", "SUPPLY 7D", "MECHANISM", "RISK",
+    ]  # fmt: skip
+    body = table(headers, rows, {2, 3, 5, 6, 8}, color) if rows else "No stablecoins to show."
+    explained = [
+        f"{r.coin.symbol} depeg {risk.summary()}"
+        for r in report.rows
+        if (risk := report.risk.get(r.coin.symbol)) is not None and risk.score >= RISK_EXPLAIN_FROM
+    ]
     summary = f"{len(report.rows)} shown of {report.tracked} tracked stablecoins."
     return "\n".join(
-        [*_footer([], report.notice, color), body, summary, *_footer(report.notes, None, color)]
+        [
+            *_footer([], report.notice, color),
+            body,
+            *explained,
+            summary,
+            *_footer(report.notes, None, color),
+        ]
     )
+
+
+#: Risk scores from this level are explained (the factors behind them) under the table.
+RISK_EXPLAIN_FROM = 20
+
+
+def _risk_cell(risk: RiskScore | None) -> Cell:
+    if risk is None:
+        return ("n/a", _DIM)
+    colour = _RISK_COLOUR.get(risk.level, "")
+    return (f"{risk.score}/100", colour)

@@ -19,6 +19,7 @@ from bot.console import Console
 from bot.jobs import BackgroundJobs
 from bot.scheduler import build_scheduler
 from tools.notify import Notifier
+from tools.webhook import open_webhook_notifier
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,11 @@ async def run_application(app: App) -> None:
             name,
             name,
         )
+    secret = settings.delivery.webhook_secret
+    if secret is not None:
+        webhook, close = open_webhook_notifier(secret.get_secret_value(), clock=app.clock)
+        notifiers[webhook.channel] = webhook
+        app.closers.append(close)
     scheduler = build_scheduler()
     background: asyncio.Task[None] | None = None
     if settings.scheduler_enabled:

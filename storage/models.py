@@ -247,7 +247,8 @@ class Outbox(Base):
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
     channel: Mapped[str] = mapped_column(String(32))
-    recipient: Mapped[str] = mapped_column(String(64))
+    #: Chat or user id on the channel, or a webhook URL.
+    recipient: Mapped[str] = mapped_column(String(2048))
     user_id: Mapped[int | None] = mapped_column(
         IdType, ForeignKey("users.id", ondelete="SET NULL"), nullable=True
     )

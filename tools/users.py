@@ -34,6 +34,7 @@ class UserProfile:
     depeg_threshold_pct: Decimal
     is_admin: bool
     favourite_coins: tuple[str, ...] = ()
+    webhook_url: str | None = None
     created: bool = False
 
 
@@ -145,6 +146,42 @@ class UserService:
             word = "enabled" if enabled else "disabled"
             return _profile(row, created), [f"Stablecoin depeg alerts {word}."]
 
+    async def set_webhook(self, user: UserRef, url: str | None) -> tuple[UserProfile, list[str]]:
+        """Also send the user's alerts to their own HTTPS endpoint, as JSON signed with
+        HMAC-SHA256 (``None`` stops it). Kept in the user's long-term memory.
+
+        Raises:
+            UserInputError: Not an ``https://`` URL (plain http only to localhost).
+        """
+        from tools.webhook import validate_webhook_url
+
+        checked = validate_webhook_url(url) if url is not None else None
+        now = self._clock.now()
+        async with self._db.transaction() as session:
+            repo = UserRepository(session)
+            found, created = await repo.get_or_create(
+                user.platform, user.platform_user_id, display_name=user.display_name, now=now
+            )
+            row = await repo.lock(found.id) or found
+            memory = dict(row.memory or {})
+            if checked is None:
+                memory.pop(WEBHOOK_KEY, None)
+            else:
+                memory[WEBHOOK_KEY] = checked
+            await repo.update(row, memory=memory)
+            await AuditLogRepository(session).record(
+                "settings.webhook",
+                user_id=row.id,
+                details={"enabled": str(checked is not None)},
+                now=now,
+            )
+            change = (
+                f"Alerts will also be posted to {checked} (signed JSON)."
+                if checked
+                else "Webhook delivery turned off."
+            )
+            return _profile(row, created), [change]
+
     async def remember_coins(self, user: UserRef, symbols: list[str]) -> None:
         """Count coins the user asked about, so the assistant knows their favourites."""
         wanted = [s.upper() for s in symbols if s and len(s) <= 20]
@@ -152,7 +189,8 @@ class UserService:
             return
         async with self._db.transaction() as session:
             repo = UserRepository(session)
-            row = await repo.get_by_platform_id(user.platform, user.platform_user_id)
+            found = await repo.get_by_platform_id(user.platform, user.platform_user_id)
+            row = await repo.lock(found.id) if found is not None else None
             if row is None:
                 return
             memory = dict(row.memory or {})
@@ -170,6 +208,16 @@ class UserService:
                 user.platform, user.platform_user_id
             )
             return None if row is None else _profile(row, False)
+
+
+#: Where a user's webhook URL is kept in their long-term memory.
+WEBHOOK_KEY = "webhook_url"
+
+
+def webhook_of(user: User) -> str | None:
+    """The user's webhook URL, if they set one."""
+    url = (user.memory or {}).get(WEBHOOK_KEY)
+    return url if isinstance(url, str) and url else None
 
 
 def recipient_of(user: User) -> str:
@@ -197,6 +245,7 @@ def _profile(row: User, created: bool) -> UserProfile:
         depeg_threshold_pct=row.depeg_threshold_pct,
         is_admin=row.is_admin,
         favourite_coins=favourites(row.memory),
+        webhook_url=webhook_of(row),
         created=created,
     )
 

@@ -54,6 +54,7 @@ import json
 import logging
 import math
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -334,3 +335,14 @@ class WebhookNotifier:
         if code in (401, 403):
             logger.warning("webhook %s refused the request (HTTP %s): check its secret", host, code)
         return DeliveryResult(DeliveryStatus.PERMANENT, detail)
+
+
+def open_webhook_notifier(
+    secret: str, *, timeout_s: float = 10.0, clock: Clock | None = None
+) -> tuple[WebhookNotifier, Callable[[], Awaitable[None]]]:
+    """A webhook notifier with its own HTTP client, and the coroutine that closes it.
+
+    Timeouts stay well below the dispatcher's lease; redirects are not followed.
+    """
+    client = httpx.AsyncClient(timeout=httpx.Timeout(timeout_s), follow_redirects=False)
+    return WebhookNotifier(client, secret, clock=clock), client.aclose

@@ -18,8 +18,10 @@ from tests.tools.market.fakes import BTC, ETH, NOW, FakeMarket, quote, stable
 from tools.alerts.metrics import MetricReader
 from tools.alerts.watch import DepegPolicy, MarketWatch
 from tools.clock import FakeClock
+from tools.identity import UserRef
 from tools.market.service import PriceService
 from tools.market.symbols import SymbolResolver
+from tools.users import UserService
 
 USDC = "usdc"
 
@@ -248,3 +250,24 @@ async def test_a_users_own_depeg_rule_uses_the_confirmed_deviation(db: Database)
         await depeg_tick(watch, clock, market, price)
     rows = await outbox_rows(db)
     assert [r.payload["data"]["alert_id"] for r in rows] == [rule.id]  # after persistence
+
+
+async def test_a_users_webhook_gets_a_copy_of_each_alert(db: Database) -> None:
+    clock = FakeClock(NOW)
+    market = FakeMarket([quote(BTC, "95000")])
+    watch = setup(db, market, clock)
+    owner = await user(db, "1")
+    await UserService(db).set_webhook(
+        UserRef(owner.platform, owner.platform_user_id), "https://hooks.example.com/cryptoguard"
+    )
+    rule = await alert(db, owner, "price_above", "96000")
+    await tick_at(watch, clock, market, "95000")
+    assert await tick_at(watch, clock, market, "97000") == 1
+    rows = await outbox_rows(db)
+    assert [(r.channel, r.recipient) for r in rows] == [
+        ("telegram", "1"),
+        ("webhook", "https://hooks.example.com/cryptoguard"),
+    ]
+    assert rows[1].idempotency_key == rows[0].idempotency_key + ":webhook"
+    assert rows[1].payload == rows[0].payload and rows[1].user_id == owner.id
+    assert rows[0].payload["data"]["alert_id"] == rule.id

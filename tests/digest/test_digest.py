@@ -36,7 +36,6 @@ from storage import (
 from storage.models import User
 from tools.adapters.context import ToolContext
 from tools.adapters.digest import digest_tools
-from tools.alerts.risk import score_health
 from tools.attachments import Attachment
 from tools.clock import FakeClock
 from tools.digest import DigestService, build_shared
@@ -44,6 +43,7 @@ from tools.digest.shared import StablecoinLine
 from tools.digest.text import market_text, templated_summary, tidy_summary
 from tools.identity import ChatRef, UserRef
 from tools.market.offline import OfflineMarket
+from tools.market.peg_risk import score_health
 from tools.market.service import OFFLINE_LABEL, PriceService
 from tools.market.stablecoins import PegThresholds, assess
 from tools.market.symbols import SymbolResolver

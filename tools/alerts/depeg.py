@@ -28,7 +28,7 @@ DEBUG after): they neither fire nor count towards persistence, and they do not b
 streak. Samples not newer than the coin's last usable one are duplicates and skipped too.
 
 The monitor keeps the last ``recent_size`` usable ``(time, price_in_peg)`` samples per coin
-to feed the risk score (:mod:`tools.alerts.risk`). Its whole state round-trips through
+to feed the risk score (:mod:`tools.market.peg_risk`). Its whole state round-trips through
 JSON (:meth:`DepegMonitor.dump_state` / :meth:`DepegMonitor.load_state`), so a restart
 mid-episode neither repeats nor loses a message.
 """
@@ -45,7 +45,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
-from tools.alerts.risk import RiskScore, score_deviation
+from tools.market.peg_risk import RiskScore, score_deviation
 from tools.market.stablecoins import PegSeverity, PegThresholds, StablecoinHealth
 
 logger = logging.getLogger(__name__)

@@ -51,7 +51,7 @@ from tools.errors import CryptoGuardError
 from tools.identity import UserRef
 from tools.market.service import PriceService
 from tools.market.stablecoins import PegThresholds, StablecoinHealth, assess
-from tools.users import recipient_of
+from tools.users import recipient_of, webhook_of
 
 logger = logging.getLogger(__name__)
 
@@ -304,10 +304,9 @@ class MarketWatch:
                 alert = rows.get(firing.rule_id)
                 if alert is None or alert.status != "active":
                     continue  # deleted or paused since the last sync
-                record, message = self._firing(alert, firing, now)
+                record, queued_for = self._firing(alert, firing, now)
                 records.append(record)
-                if message is not None:
-                    messages.append(message)
+                messages += queued_for
             await alerts.record_firings(records)
             if depeg_events:
                 messages += await self._depeg_messages(session, depeg_events, majors)
@@ -320,8 +319,9 @@ class MarketWatch:
 
     def _firing(
         self, alert: Alert, firing: Firing, now: datetime
-    ) -> tuple[FiringRecord, NewMessage | None]:
-        """The event of a firing and its message (``None`` for an unreachable owner)."""
+    ) -> tuple[FiringRecord, list[NewMessage]]:
+        """The event of a firing and its messages (none for an unreachable owner; a copy
+        for the owner's webhook when they set one)."""
         text = firing_text(alert, firing)
         state = None
         if alert.recurring:
@@ -338,22 +338,23 @@ class MarketWatch:
         )
         self._seen[alert.id] = now
         owner = alert.owner
-        if not owner.reachable:
-            return record, None
-        message = NewMessage(
-            owner.platform,
-            recipient_of(owner),
-            {
-                "kind": "alert",
-                "title": f"Alert #{alert.id}",
-                "text": text,
-                "severity": "info",
-                "data": {"alert_id": alert.id, "value": firing.value},
-            },
-            f"alert:{alert.id}:{now.isoformat()}",
-            user_id=owner.id,
-        )
-        return record, message
+        payload = {
+            "kind": "alert",
+            "title": f"Alert #{alert.id}",
+            "text": text,
+            "severity": "info",
+            "data": {"alert_id": alert.id, "value": firing.value, "metric": firing.metric},
+        }
+        key = f"alert:{alert.id}:{now.isoformat()}"
+        messages = []
+        if owner.reachable:
+            messages.append(
+                NewMessage(owner.platform, recipient_of(owner), payload, key, user_id=owner.id)
+            )
+        webhook = webhook_of(owner)
+        if webhook is not None:
+            messages.append(NewMessage("webhook", webhook, payload, key + ":webhook", owner.id))
+        return record, messages
 
     async def _depeg_messages(
         self, session: Any, events: Mapping[str, list[DepegEvent]], majors: set[str]

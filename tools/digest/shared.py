@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tools.alerts.risk import RiskScore, score_health
 from tools.errors import CryptoGuardError, MarketDataUnavailableError
+from tools.market.peg_risk import RiskScore, score_health
 from tools.market.service import PriceService, data_notice
 from tools.market.stablecoins import PegSeverity, StablecoinHealth
 from tools.market.types import DataOrigin, PriceHistory, Quote

@@ -8,7 +8,7 @@ simulated or replayed rather than live.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -17,6 +17,7 @@ from tools.clock import Clock, SystemClock
 from tools.errors import LimitError, UnsupportedCurrencyError, UserInputError
 from tools.market.base import MarketData
 from tools.market.format import format_age
+from tools.market.peg_risk import RiskScore, score_health
 from tools.market.stablecoins import PegSeverity, PegThresholds, StablecoinHealth, assess
 from tools.market.symbols import Resolution, SymbolResolver
 from tools.market.types import DataOrigin, PriceHistory, Quote
@@ -60,6 +61,8 @@ class StablecoinReport:
     tracked: int
     notes: list[str] = field(default_factory=list)
     notice: str | None = None
+    #: Depeg risk score per symbol (rows whose deviation is unknown have none).
+    risk: dict[str, RiskScore] = field(default_factory=dict)
 
 
 class PriceService:
@@ -90,6 +93,9 @@ class PriceService:
         self.disagreement_pct = disagreement_pct
         self.stale_after_s = stale_after_s
         self._clock = clock or SystemClock()
+        #: Recent ``(time, price_in_peg)`` samples of a stablecoin for the risk score's
+        #: trend and volatility (the depeg monitor's, once the scheduler runs).
+        self.peg_history: Callable[[str], Sequence[tuple[datetime, Decimal]]] | None = None
 
     # -- quotes ---------------------------------------------------------------------------
 
@@ -187,7 +193,14 @@ class PriceService:
                     f"{row.coin.symbol}: sources disagree by {row.dispersion_pct:.2f}%; "
                     "showing the median."
                 )
-        return StablecoinReport(rows, len(coins), notes, self._notice(r.coin.origin for r in rows))
+        risk: dict[str, RiskScore] = {}
+        for row in rows:
+            recent = self.peg_history(row.coin.symbol) if self.peg_history else ()
+            score = score_health(row, recent)
+            if score is not None:
+                risk[row.coin.symbol] = score
+        notice = self._notice(r.coin.origin for r in rows)
+        return StablecoinReport(rows, len(coins), notes, notice, risk)
 
     async def _pick_stablecoins(
         self, rows: list[StablecoinHealth], symbols: Sequence[str]

@@ -57,10 +57,12 @@ def stablecoins_text(report: StablecoinReport) -> str:
         status = "on peg" if r.severity is PegSeverity.OK else f"{r.severity.value.upper()} depeg"
         if r.disputed:
             status += ", sources disagree"
+        risk = report.risk.get(r.coin.symbol)
         lines.append(
             f"{r.coin.symbol}: {format_price(r.price_in_peg, stable=True)} {peg} "
             f"({format_pct(r.deviation_pct)} from peg, {status}); supply "
             f"{format_compact(r.coin.circulating)}, 7d {format_pct(r.supply_change_7d_pct)}"
+            + (f"; depeg {risk.summary()}" if risk is not None else "")
         )
     lines.append(f"({len(report.rows)} shown of {report.tracked} tracked stablecoins)")
     return _with_notes(lines, report.notes, report.notice)

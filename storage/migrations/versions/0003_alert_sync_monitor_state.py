@@ -8,6 +8,7 @@ Create Date: 2026-11-21
   changed by any process since its last sync. Existing rows take their creation time.
 * ``alert_events.fired_at`` index: "alerts fired in the last 24 hours" for digests.
 * ``monitor_state``: durable JSON state of background monitors (depeg state machines).
+* ``outbox.recipient`` widened to 2048 characters (webhook URLs).
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ def upgrade() -> None:
         batch.alter_column("updated_at", existing_type=_ts(), nullable=False)
     op.create_index(op.f("ix_alerts_updated_at"), "alerts", ["updated_at"])
     op.create_index(op.f("ix_alert_events_fired_at"), "alert_events", ["fired_at"])
+    with op.batch_alter_table("outbox") as batch:
+        batch.alter_column(
+            "recipient", existing_type=sa.String(64), type_=sa.String(2048), nullable=False
+        )
     op.create_table(
         "monitor_state",
         sa.Column("key", sa.String(200), nullable=False),
@@ -54,6 +59,10 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Drop what :func:`upgrade` added."""
     op.drop_table("monitor_state")
+    with op.batch_alter_table("outbox") as batch:
+        batch.alter_column(
+            "recipient", existing_type=sa.String(2048), type_=sa.String(64), nullable=False
+        )
     op.drop_index(op.f("ix_alert_events_fired_at"), table_name="alert_events")
     op.drop_index(op.f("ix_alerts_updated_at"), table_name="alerts")
     with op.batch_alter_table("alerts") as batch:

@@ -388,7 +388,9 @@ def test_metrics_on_a_hand_computed_series() -> None:
     day = timedelta(days=1)
     start = datetime(2024, 1, 1, tzinfo=UTC)
     assert (m.drawdown_peak, m.drawdown_trough, m.drawdown_recovery) == (
-        start + day, start + 2 * day, start + 3 * day
+        start + day,
+        start + 2 * day,
+        start + 3 * day,
     )
     assert (m.n_trades, m.open_trades) == (2, 1)  # trade statistics cover closed trades
     assert m.win_rate == 0.5

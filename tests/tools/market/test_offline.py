@@ -104,8 +104,8 @@ async def test_different_seeds_give_different_numbers() -> None:
     a, _ = market(seed=1)
     b, _ = market(seed=2)
 
-    pa = (await a.get_quotes([BTC, ETH], "usd"))
-    pb = (await b.get_quotes([BTC, ETH], "usd"))
+    pa = await a.get_quotes([BTC, ETH], "usd")
+    pb = await b.get_quotes([BTC, ETH], "usd")
 
     assert pa["bitcoin"].price != pb["bitcoin"].price
     assert pa["ethereum"].price != pb["ethereum"].price
@@ -193,9 +193,7 @@ async def test_prices_seen_during_an_hour_make_up_its_candle(
     hour = (T0 - timedelta(hours=5)).replace(minute=0, second=0)
     history = await m.get_history(coin, vs, 1, "1h")
     bar = next(c for c in history.candles if c.ts == hour)
-    seen = [
-        float(m.price_at(coin.id, hour + timedelta(seconds=s), vs)) for s in range(0, 3601, 5)
-    ]
+    seen = [float(m.price_at(coin.id, hour + timedelta(seconds=s), vs)) for s in range(0, 3601, 5)]
 
     assert seen[0] == pytest.approx(bar.open, rel=1e-7)
     assert seen[-1] == pytest.approx(bar.close, rel=1e-7)
@@ -245,9 +243,7 @@ async def test_history_shape_and_alignment() -> None:
     vs=st.sampled_from(SUPPORTED_VS),
     days=st.integers(min_value=1, max_value=20),
 )
-def test_ohlc_invariants(
-    when: datetime, coin: CoinRef, interval: str, vs: str, days: int
-) -> None:
+def test_ohlc_invariants(when: datetime, coin: CoinRef, interval: str, vs: str, days: int) -> None:
     m, _ = market(seed=3, when=when)
     history = run(m.get_history(coin, vs, days, interval))
 
@@ -542,9 +538,7 @@ def test_bad_replays_are_configuration_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="missing.csv"):
         OfflineMarket(replays={"USDC": ReplaySpec(tmp_path / "missing.csv", "USDC")})
     with pytest.raises(ConfigurationError, match="twice"):
-        OfflineMarket(
-            replays={"a": ReplaySpec(good, "USDC"), "b": ReplaySpec(good, "usd-coin")}
-        )
+        OfflineMarket(replays={"a": ReplaySpec(good, "USDC"), "b": ReplaySpec(good, "usd-coin")})
 
 
 @needs_shared

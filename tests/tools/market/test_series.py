@@ -213,7 +213,11 @@ def test_ohlcv_files_also_give_candles(tmp_path: Path) -> None:
     assert series.candles is not None and len(series.candles) == 2
     first = series.candles[0]
     assert (first.open, first.high, first.low, first.close, first.volume) == (
-        20.0, 24.0, 18.0, 22.0, 1000.0,
+        20.0,
+        24.0,
+        18.0,
+        22.0,
+        1000.0,
     )
     assert series.candles[1].volume == 0.0
 
@@ -326,8 +330,6 @@ def test_round_trip_of_random_series(tmp_path_factory: pytest.TempPathFactory, r
 
     series: PriceSeries = load_price_series(path)
 
-    expected = sorted(
-        (datetime.fromtimestamp(1_500_000_000 + s, UTC), p) for s, p in rows.items()
-    )
+    expected = sorted((datetime.fromtimestamp(1_500_000_000 + s, UTC), p) for s, p in rows.items())
     assert series.points == expected
     assert series.skipped == 0

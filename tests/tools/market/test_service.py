@@ -150,3 +150,16 @@ async def test_stablecoin_status_rejects_non_stablecoins() -> None:
     svc = service(FakeMarket(stablecoins=[stable("USDC", "1")]))
     with pytest.raises(UserInputError, match="not a tracked stablecoin"):
         await svc.get_stablecoin_status(["btc"])
+
+
+async def test_stablecoin_report_scores_depeg_risk_with_recent_samples() -> None:
+    market = FakeMarket(stablecoins=[stable("USDC", "0.97"), stable("USDT", "1.0")])
+    service = PriceService(market, SymbolResolver(market), clock=FakeClock(NOW))  # type: ignore[arg-type]
+    calm = await service.get_stablecoin_status()
+    assert set(calm.risk) == {"USDC", "USDT"}
+    assert calm.risk["USDC"].score > calm.risk["USDT"].score
+    falling = [(NOW - timedelta(minutes=10 * i), Decimal(1) - Decimal(i) / 1000) for i in range(6)]
+    service.peg_history = lambda symbol: list(reversed(falling)) if symbol == "USDC" else []
+    trending = await service.get_stablecoin_status(["USDC"])
+    assert trending.risk["USDC"].score >= calm.risk["USDC"].score
+    assert any(f.name == "deviation" and f.points > 0 for f in trending.risk["USDC"].factors)

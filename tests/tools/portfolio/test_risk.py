@@ -106,9 +106,7 @@ def test_parametric_var_matches_scipy_normal() -> None:
     z = stats.norm.ppf(0.05)
     assert _close(report.var_parametric.cvar_fraction, -(mu - sigma * stats.norm.pdf(z) / 0.05))
     current = float(np.sum([v[-1] for v in values.values()]))
-    expected = Decimal(repr(report.var_parametric.var_fraction * current)).quantize(
-        Decimal("0.01")
-    )
+    expected = Decimal(repr(report.var_parametric.var_fraction * current)).quantize(Decimal("0.01"))
     assert report.var_parametric.var_value == expected
 
 
@@ -132,9 +130,7 @@ def test_correlation_matches_pandas_and_skips_flat_holdings() -> None:
 def test_correlation_keeps_the_eight_largest() -> None:
     rng = np.random.default_rng(1)
     n = 30
-    values = {
-        f"C{i}": (10 + i) * np.cumprod(1 + rng.normal(0, 0.02, n)) for i in range(10)
-    }
+    values = {f"C{i}": (10 + i) * np.cumprod(1 + rng.normal(0, 0.02, n)) for i in range(10)}
     report = portfolio_risk(values, _times(n))
     assert len(report.correlation.symbols) == 8
     current = {s: v[-1] for s, v in values.items()}
@@ -233,9 +229,7 @@ def test_mismatched_lengths_are_a_programming_error() -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(
-    st.lists(
-        st.floats(min_value=-0.3, max_value=0.3, allow_nan=False), min_size=20, max_size=200
-    ),
+    st.lists(st.floats(min_value=-0.3, max_value=0.3, allow_nan=False), min_size=20, max_size=200),
     st.floats(min_value=0.0, max_value=10.0),
 )
 def test_property_agrees_with_empyrical(daily: list[float], rf: float) -> None:

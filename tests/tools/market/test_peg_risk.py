@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tools.alerts.risk import (
+from tools.market.peg_risk import (
     RiskFactor,
     RiskScore,
     level_of,
