@@ -12,6 +12,7 @@ from langchain_core.tools import BaseTool
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
 
+from agents.confirm import BulkDeleteGuard
 from agents.middleware import IdempotentMutations, error_middleware, personal_system_prompt
 from memory import TrimHistoryMiddleware
 from tools.adapters.context import ToolContext
@@ -28,12 +29,14 @@ def build_agent(
     """Build the ReAct agent.
 
     Middleware, outermost first: tool errors become sanitised messages; repeated
-    mutations in one turn run once; the stored history keeps the last exchanges; a run
-    stops cleanly after ``max_model_calls`` model calls; the system prompt is personal.
+    mutations in one turn run once; deleting more than one alert waits for the user's
+    yes; the stored history keeps the last exchanges; a run stops cleanly after
+    ``max_model_calls`` model calls; the system prompt is personal.
     """
     middleware: list[Any] = [
         error_middleware(),
         IdempotentMutations(),
+        BulkDeleteGuard(),
         TrimHistoryMiddleware(history_exchanges),
         ModelCallLimitMiddleware(run_limit=max_model_calls, exit_behavior="end"),
         personal_system_prompt,

@@ -1,13 +1,16 @@
 """The offline model: a LangChain chat model that routes messages to tools without an LLM.
 
-It runs the same graph as a real LLM would: on a user message it either emits a tool
-call (decided by :func:`agents.offline.understand`) or answers in words; once the tool
-results are in, it writes the final answer from them. It never invents numbers: every
-figure in an answer comes from a tool result.
+It runs the same graph as a real LLM would: on a user message it either emits tool
+calls (decided by :func:`agents.offline.understand`; several for "delete alerts 1 and
+2") or answers in words; once the tool results are in, it writes the final answer from
+them, or, for "delete all my alerts", first calls ``delete_alert`` for each alert the
+listing showed (the agent's bulk-delete guard then asks the user to confirm). It never
+invents numbers: every figure in an answer comes from a tool result.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -44,6 +47,28 @@ def previous_turn(messages: Sequence[BaseMessage]) -> TurnContext | None:
             call = message.tool_calls[-1]
             return TurnContext(last_tool=call["name"], last_args=dict(call["args"]))
     return None
+
+
+#: An alert's row in the ``list_alerts`` result ("#12    BTC above $100,000  active; ...").
+_LISTED_ALERT = re.compile(r"^#(\d+)\b", re.MULTILINE)
+
+
+def listed_alert_ids(result: ToolMessage) -> list[int]:
+    """The alert numbers a successful ``list_alerts`` result shows, in order."""
+    if result.status == "error":
+        return []
+    return list(dict.fromkeys(int(n) for n in _LISTED_ALERT.findall(message_text(result))))
+
+
+def tool_calls(name: str, calls: Sequence[dict[str, Any]]) -> AIMessage:
+    """An assistant message calling ``name`` once per argument set."""
+    return AIMessage(
+        content="",
+        tool_calls=[
+            {"name": name, "args": args, "id": f"call_{uuid.uuid4().hex[:12]}", "type": "tool_call"}
+            for args in calls
+        ],
+    )
 
 
 def final_answer(results: Sequence[ToolMessage]) -> str:
@@ -124,7 +149,8 @@ class OfflineRouterModel(BaseChatModel):
         turn = messages[last_human + 1 :]
         results = [m for m in turn if isinstance(m, ToolMessage)]
         if results:
-            return AIMessage(content=final_answer(results))
+            follow = self._for_each_listed(messages, last_human, available)
+            return follow or AIMessage(content=final_answer(results))
         text = message_text(messages[last_human])
         intent = self.nlu.understand(
             text, available_tools=available, context=previous_turn(messages[:last_human])
@@ -138,11 +164,31 @@ class OfflineRouterModel(BaseChatModel):
                 return AIMessage(
                     content=prompts.render("unavailable", capability=capability, available=offered)
                 )
-            call_id = f"call_{uuid.uuid4().hex[:12]}"
-            return AIMessage(
-                content="",
-                tool_calls=[
-                    {"name": intent.tool, "args": intent.args, "id": call_id, "type": "tool_call"}
-                ],
-            )
+            return tool_calls(intent.tool, intent.calls)
         return AIMessage(content=chat_reply(intent))
+
+    def _for_each_listed(
+        self, messages: Sequence[BaseMessage], last_human: int, available: set[str]
+    ) -> AIMessage | None:
+        """The second step of "delete all my alerts": one call per alert the list showed.
+
+        Only after a turn whose single step was the listing the message asked for; the
+        calls go out together, so the agent's bulk-delete guard asks before any runs.
+        """
+        turn = messages[last_human + 1 :]
+        steps = [m for m in turn if isinstance(m, AIMessage)]
+        if len(steps) != 1 or [c["name"] for c in steps[0].tool_calls] != ["list_alerts"]:
+            return None
+        intent = self.nlu.understand(
+            message_text(messages[last_human]),
+            available_tools=available,
+            context=previous_turn(messages[:last_human]),
+        )
+        tool = intent.for_each_alert if isinstance(intent, ToolIntent) else None
+        if tool is None or tool not in available:
+            return None
+        listing = next((m for m in turn if isinstance(m, ToolMessage)), None)
+        ids = listed_alert_ids(listing) if listing is not None else []
+        if not ids:
+            return None
+        return tool_calls(tool, [{"alert_id": i} for i in ids])

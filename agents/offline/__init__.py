@@ -5,8 +5,10 @@
 a clarifying question or a refusal). An optional sentence-embedding classifier
 (``nlp`` extra, all-MiniLM-L6-v2) can back up the cue-phrase recogniser:
 ``embedding_nlu()`` returns an :class:`OfflineNLU` that uses it when it can be loaded.
+``yes_or_no(text)`` tells an explicit answer to a confirmation question.
 """
 
+from agents.offline.answers import Answer, yes_or_no
 from agents.offline.encoder import (
     EmbeddingIntentClassifier,
     IntentEncoder,
@@ -27,6 +29,7 @@ from agents.offline.types import (
 __all__ = [
     "MUTATING_TOOLS",
     "TOOL_NAMES",
+    "Answer",
     "ChatIntent",
     "EmbeddingIntentClassifier",
     "Intent",
@@ -38,4 +41,5 @@ __all__ = [
     "embedding_nlu",
     "load_classifier",
     "understand",
+    "yes_or_no",
 ]

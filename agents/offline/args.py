@@ -1,7 +1,8 @@
 """Argument extraction for every tool: the builders, and what each tool accepts.
 
 Each builder turns a :class:`~agents.offline.parsed.Parsed` message into the arguments of
-one tool, including only what the user expressed, or into a :class:`ChatIntent` when
+one tool, including only what the user expressed (a :class:`~agents.offline.parsed.Batch`
+when the message asks for the tool several times), or into a :class:`ChatIntent` when
 something essential is missing (``unclear``, with the question to ask). The builders of
 state-changing tools live in :mod:`agents.offline.mutations`.
 """
@@ -22,7 +23,7 @@ from agents.offline.mutations import (
     set_target_allocation,
     update_settings,
 )
-from agents.offline.parsed import Args, Parsed
+from agents.offline.parsed import Args, Batch, Parsed
 from agents.offline.parsed import num as _num
 from agents.offline.parsed import unclear as _unclear
 from agents.offline.types import ChatIntent
@@ -220,7 +221,7 @@ def tax_report(p: Parsed) -> Args:
     return args
 
 
-BUILDERS: dict[str, Callable[[Parsed], Args | ChatIntent]] = {
+BUILDERS: dict[str, Callable[[Parsed], Args | Batch | ChatIntent]] = {
     "get_price": get_price,
     "market_overview": market_overview,
     "stablecoin_status": stablecoin_status,

@@ -337,13 +337,56 @@ _ALERT_ID_RE = re.compile(
 )
 
 
+#: After a named id: more ids ("alerts 3, 4 and 5", "#3 and #7", "alert 1 & alert 2").
+_MORE_IDS_RE = re.compile(
+    r"\s*(?:,\s*(?:and|&)?|and|&|\+|or)\s*(?:(?:alerts?|alarms?|no\.?|number|id)\s*)?#?\s*"
+    r"(?P<id>\d+)\b(?!\.\d|,\d{3}\b|\s*(?:%|\$|(?:k|m|usd|x|st|nd|rd|th|more|others?)\b))"
+)
+#: After a named id: the end of a range ("alerts 2-4", "alerts 2 to 4", "#2 through #4").
+_RANGE_END_RE = re.compile(
+    r"\s*(?:-|to|through|thru|till|until)\s*#?\s*(?P<end>\d+)\b(?!\.\d|,\d{3}\b)"
+)
+#: Most ids one range is expanded to.
+MAX_RANGE_IDS = 100
+
+
 def find_alert_ids(low: str) -> list[int]:
-    """Alert ids named in ``low`` ("alert 4", "#12", "alert number 7"), in order."""
+    """Alert ids named in ``low``, in order, without repeats.
+
+    Single ids ("alert 4", "#12", "alert number 7"), lists after one ("alerts 3, 4 and
+    5", "#3 and #7") and ranges ("alerts 2-4", "2 to 4"). A range adds at most
+    :data:`MAX_RANGE_IDS` ids, so a longer one still comes out longer than that.
+    """
     out: list[int] = []
-    for m in _ALERT_ID_RE.finditer(low):
-        value = int(m.group("id") or m.group("hash") or m.group("ord"))
+
+    def add(value: int) -> None:
         if value not in out:
             out.append(value)
+
+    pos = 0
+    while (m := _ALERT_ID_RE.search(low, pos)) is not None:
+        first = int(m.group("id") or m.group("hash") or m.group("ord"))
+        add(first)
+        pos = m.end()
+        if m.group("ord") is not None:
+            continue
+        last = first
+        while True:
+            span = _RANGE_END_RE.match(low, pos)
+            if span is not None:
+                end = int(span.group("end"))
+                if end > last:
+                    for value in range(last + 1, min(end, last + MAX_RANGE_IDS) + 1):
+                        add(value)
+                else:
+                    add(end)
+                last, pos = end, span.end()
+                continue
+            more = _MORE_IDS_RE.match(low, pos)
+            if more is None:
+                break
+            last, pos = int(more.group("id")), more.end()
+            add(last)
     return out
 
 

@@ -66,7 +66,7 @@ HYPOTHETICAL = _C(
 )
 _DELETE = (
     r"\b(?:delete|remove|cancel|stop|disable|kill|drop|clear|dismiss|mute|turn\s+off|"
-    r"get\s+rid\s+of|deactivate|erase|unset|del|scrap|ditch)\b"
+    r"get\s+rid\s+of|deactivate|erase|unset|del|scrap|ditch|wipe|purge|nuke)\b"
 )
 
 TOOL_CUES: dict[str, tuple[tuple[re.Pattern[str], float], ...]] = {

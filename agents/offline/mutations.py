@@ -14,7 +14,7 @@ from agents.offline import entities as ent
 from agents.offline.extract import Duration, Number, before
 from agents.offline.intents import BUY_RE, COMPARE_RE, MOVE_VERB, SELL_RE, is_down
 from agents.offline.lexicon import STABLE_TICKERS
-from agents.offline.parsed import Args, Parsed
+from agents.offline.parsed import Args, Batch, Parsed
 from agents.offline.parsed import num as _num
 from agents.offline.parsed import refuse as _refuse
 from agents.offline.parsed import unclear as _unclear
@@ -155,20 +155,47 @@ def _check_threshold(
     return _num(n.value)
 
 
-def delete_alert(p: Parsed) -> Args | ChatIntent:
-    """The one alert id named."""
+#: Most alerts one message may name for deletion (the service's bulk cap).
+MAX_DELETE_IDS = 100
+
+_ALL_ALERTS = re.compile(
+    r"\b(?:all|every|each|everything|entire|whole)\b|"
+    r"\b(?:my|the|these|those)\s+(?:(?:active|current|existing|price)\s+)?(?:alerts|alarms)\b"
+)
+_EXCEPT = re.compile(
+    r"\b(?:except|but\s+not|other\s+than|apart\s+from|besides|excluding|save\s+for|keep(?:ing)?)\b"
+)
+#: Words that narrow "all alerts" down to some of them (not supported: deletes go by number).
+_QUALIFIED = re.compile(
+    r"\b(?:fired|triggered|expired|paused|inactive|old(?:er)?|depeg|rsi|pct|percent\w*|"
+    r"portfolio|recurring|one-?shot|above|below|under|over)\b"
+)
+
+
+def delete_alert(p: Parsed) -> Args | Batch | ChatIntent:
+    """The alert numbers named (one call each), or all of the user's alerts.
+
+    "delete alert 4" is one call; "delete alerts 1 and 2", "3, 4 and 5" or "2-4" one
+    call per number; "remove all my alerts" lists the alerts first, then deletes each
+    listed one. Deleting more than one alert is confirmed with the user before it runs
+    (the agent's bulk-delete guard), not here."""
     ids = ent.find_alert_ids(p.low)
-    if not ids and re.search(r"\b(?:all|every|each)\b", p.low):
-        return _unclear(
-            "I can delete one alert at a time: which number? Say 'my alerts' to see them."
-        )
-    if not ids:
-        return _unclear("Which alert? Tell me its number (say 'my alerts' to see them).")
-    if len(ids) > 1:
-        return _unclear("I can delete one alert at a time: which number first?")
-    if ids[0] <= 0:
+    if any(i <= 0 for i in ids):
         return _refuse("Alert numbers are positive.")
-    return {"alert_id": ids[0]}
+    if len(ids) > MAX_DELETE_IDS:
+        return _refuse(f"I can delete at most {MAX_DELETE_IDS} alerts in one request.")
+    if len(ids) == 1:
+        return {"alert_id": ids[0]}
+    if ids:
+        return Batch(calls=tuple({"alert_id": i} for i in ids))
+    if _ALL_ALERTS.search(p.low):
+        if _EXCEPT.search(p.low) or _QUALIFIED.search(p.low) or p.coins or p.unknown:
+            return _unclear(
+                "I can delete alerts by their numbers, or all of them. Which numbers? "
+                "Say 'my alerts' to see them."
+            )
+        return Batch(each_listed_by="list_alerts")
+    return _unclear("Which alert? Tell me its number (say 'my alerts' to see them).")
 
 
 # --- portfolio changes ---------------------------------------------------------------------

@@ -17,6 +17,7 @@ from datetime import date
 from typing import Any
 
 from agents.offline import args as arg
+from agents.offline.answers import yes_or_no
 from agents.offline.entities import find_timezone, names_strategy
 from agents.offline.intents import (
     MIN_SCORE,
@@ -30,7 +31,7 @@ from agents.offline.intents import (
     targets_other_users,
 )
 from agents.offline.lexicon import COMMON_WORDS, INDICATORS, STABLE_TICKERS, TIMEZONE_ALIASES
-from agents.offline.parsed import Parsed, num
+from agents.offline.parsed import Batch, Parsed, num
 from agents.offline.text import Doc, make_doc, vocabulary
 from agents.offline.types import (
     CHAT_KINDS,
@@ -59,6 +60,17 @@ _NOT_TICKERS: frozenset[str] = (
 _FOLLOW_UP = re.compile(
     r"^(?:and|&|also|plus|what\s+about|how\s+about|same\s+(?:for|with|but|in|on)|now|"
     r"ok(?:ay)?\s+(?:and|now|what\s+about)|then|but|or|instead|in|for|with|using|over|on)\b"
+)
+#: After a listing of alerts: "delete them all", "remove all of them", "delete those".
+_DELETE_LISTED = re.compile(
+    r"^(?:(?:ok(?:ay)?|yes|now|then|so|please|pls|and)\s+)*"
+    r"(?:delete|remove|clear|cancel|drop|kill|wipe|purge|get\s+rid\s+of)\s+"
+    r"(?:them(?:\s+all)?|all(?:\s+of\s+them)?|those|these|both|everything|all\s+(?:those|these))"
+    r"(?:\s+(?:please|pls|now))?\W*$"
+)
+_NOTHING_TO_CONFIRM = (
+    "Nothing is waiting for a yes or no from you right now. To delete alerts, name them, for "
+    "example 'delete alerts 1 and 2', or say 'my alerts' to see them."
 )
 _UNCLEAR = (
     "I'm not sure what you'd like me to do. Try: 'price of BTC', 'alert me if ETH goes above "
@@ -103,6 +115,18 @@ class OfflineNLU:
         Returns:
             A :class:`ToolIntent` or a :class:`ChatIntent`.
         """
+        intent = self._understand(text, available_tools, context)
+        if (
+            isinstance(intent, ChatIntent)
+            and intent.kind in ("unclear", "off_topic")
+            and yes_or_no(text) is not None
+        ):
+            return ChatIntent("unclear", _NOTHING_TO_CONFIRM)  # a "yes" with no question asked
+        return intent
+
+    def _understand(
+        self, text: str, available_tools: Collection[str], context: TurnContext | None
+    ) -> Intent:
         doc = make_doc(text[:MAX_MESSAGE_CHARS])
         if not re.search(r"[a-z0-9]", doc.low):
             return ChatIntent("unclear", _UNCLEAR)
@@ -113,6 +137,8 @@ class OfflineNLU:
         ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0] not in available_tools))
         (tool, best), second = ranked[0], ranked[1][1]
         last = context.last_tool if context else None
+        if last == "list_alerts" and _DELETE_LISTED.match(doc.low):
+            return ToolIntent("list_alerts", {}, 0.7, for_each_alert="delete_alert")
 
         if best < MIN_SCORE:
             kind = chat_intent_kind(doc)
@@ -194,6 +220,11 @@ def _build(tool: str, p: Parsed, context: TurnContext | None, conf: float) -> In
     result = arg.BUILDERS[tool](p)
     if isinstance(result, ChatIntent):
         return result
+    if isinstance(result, Batch):
+        if result.each_listed_by is not None:
+            return ToolIntent(result.each_listed_by, {}, conf, for_each_alert=tool)
+        first, *rest = result.calls
+        return ToolIntent(tool, first, conf, more=tuple(rest))
     return ToolIntent(tool, result, conf)
 
 

@@ -8,6 +8,7 @@ dates, durations, intervals, indicators, strategy and formula, each computed on 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
 from typing import Any
@@ -31,6 +32,21 @@ from agents.offline.text import Doc
 from agents.offline.types import ChatIntent
 
 Args = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What a builder returns when one message asks for its tool several times.
+
+    Attributes:
+        calls: The arguments of each call, in order ("delete alerts 1 and 2").
+        each_listed_by: Instead of named calls: the listing tool whose result names the
+            alerts to act on ("delete all my alerts": ``list_alerts`` first).
+    """
+
+    calls: tuple[Args, ...] = ()
+    each_listed_by: str | None = None
+
 
 _QTY_WORD_RE = re.compile(
     r"\b(?P<w>"

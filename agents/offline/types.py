@@ -63,11 +63,23 @@ class ToolIntent:
         tool: A name from :data:`TOOL_NAMES`.
         args: Only the arguments the user expressed (symbols as upper-case tickers).
         confidence: How sure the recogniser is, from 0 to 1.
+        more: Arguments of further calls of the same tool in the same step ("delete
+            alerts 1 and 2" is ``delete_alert`` with ``{"alert_id": 1}``, then ``2``).
+        for_each_alert: A tool to call once per alert that ``tool`` lists, once its
+            result is in ("delete all my alerts": ``list_alerts``, then ``delete_alert``
+            with each listed number).
     """
 
     tool: str
     args: dict[str, Any]
     confidence: float
+    more: tuple[dict[str, Any], ...] = ()
+    for_each_alert: str | None = None
+
+    @property
+    def calls(self) -> list[dict[str, Any]]:
+        """The arguments of every call of ``tool`` asked for, in order."""
+        return [self.args, *self.more]
 
 
 @dataclass(frozen=True)

@@ -29,12 +29,24 @@ class ChatServer:
 
     def tool_call(self, name: str, args: dict[str, Any]) -> None:
         """Queue a response that calls ``name`` with ``args``."""
-        call = {
-            "id": f"call_{len(self.script)}",
-            "type": "function",
-            "function": {"name": name, "arguments": json.dumps(args)},
-        }
-        self.script.append({"role": "assistant", "content": None, "tool_calls": [call]})
+        self.tool_calls([(name, args)])
+
+    def tool_calls(self, calls: list[tuple[str, dict[str, Any]]]) -> None:
+        """Queue one response with several (parallel) tool calls."""
+        self.script.append(
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": f"call_{len(self.script)}_{i}",
+                        "type": "function",
+                        "function": {"name": name, "arguments": json.dumps(args)},
+                    }
+                    for i, (name, args) in enumerate(calls)
+                ],
+            }
+        )
 
     def final(self, text: str) -> None:
         """Queue a plain answer."""

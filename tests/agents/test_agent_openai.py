@@ -177,3 +177,92 @@ async def test_guardrails_on_input(app: App, server: ChatServer, DM: ChatRef) ->
     assert "Ask me something" in (await app.agent.reply(ALICE, DM, "   ")).text
     assert "too long" in (await app.agent.reply(ALICE, DM, "x" * 5000)).text
     assert server.requests == []
+
+
+@pytest.fixture
+def CAROL() -> UserRef:  # noqa: N802 - a user of her own per test: PostgreSQL data outlives one
+    return UserRef("telegram", str(uuid.uuid4().int % 10**9), "Carol")
+
+
+async def _two_alerts(app: App, user: UserRef) -> list[int]:
+    created = [await app.alerts.create(user, "price_above", "BTC", t) for t in (2e5, 3e5)]
+    return [c.alert.id for c in created]
+
+
+async def _alerts_of(app: App, user: UserRef) -> list[int]:
+    return [v.id for v in await app.alerts.list(user)]
+
+
+async def test_two_deletes_in_one_response_wait_for_a_yes(
+    app: App, server: ChatServer, DM: ChatRef, CAROL: UserRef
+) -> None:
+    assert app.agent is not None
+    a, b = await _two_alerts(app, CAROL)
+    server.tool_calls([("delete_alert", {"alert_id": a}), ("delete_alert", {"alert_id": b})])
+    asked = await app.agent.reply(CAROL, DM, "delete both my alerts")
+    assert asked.tool_calls == [] and f"#{a}, #{b}?" in asked.text
+    assert len(server.requests) == 1 and await _alerts_of(app, CAROL) == [a, b]
+
+    server.final("Both alerts are gone.")
+    done = await app.agent.reply(CAROL, DM, "yes")
+    assert done.text == "Both alerts are gone."
+    assert [(t.name, t.args, t.status) for t in done.tool_calls] == [
+        ("delete_alert", {"alert_id": a}, "ok"),
+        ("delete_alert", {"alert_id": b}, "ok"),
+    ]
+    assert await _alerts_of(app, CAROL) == []
+    assert len(server.requests) == 2  # the confirmed deletions did not ask the model again
+    sent = server.requests[-1]["messages"]
+    assert [m["role"] for m in sent[-5:]] == ["assistant", "user", "assistant", "tool", "tool"]
+    assert f"#{a}, #{b}?" in sent[-5]["content"] and sent[-4]["content"] == "yes"
+
+
+async def test_anything_but_yes_cancels_the_llms_bulk_delete(
+    app: App, server: ChatServer, DM: ChatRef, CAROL: UserRef
+) -> None:
+    assert app.agent is not None
+    a, b = await _two_alerts(app, CAROL)
+    server.tool_calls([("delete_alert", {"alert_id": a}), ("delete_alert", {"alert_id": b})])
+    await app.agent.reply(CAROL, DM, "delete both my alerts")
+    server.final("Here is the price.")
+    other = await app.agent.reply(CAROL, DM, "what's the btc price")
+    assert other.text == "Here is the price." and await _alerts_of(app, CAROL) == [a, b]
+
+
+async def test_deletes_one_after_another_stop_at_the_second(
+    app: App, server: ChatServer, DM: ChatRef, CAROL: UserRef
+) -> None:
+    assert app.agent is not None
+    a, b = await _two_alerts(app, CAROL)
+    server.tool_call("delete_alert", {"alert_id": a})
+    server.tool_call("delete_alert", {"alert_id": b})
+    reply = await app.agent.reply(CAROL, DM, "delete both my alerts")
+    assert [(t.name, t.status) for t in reply.tool_calls] == [("delete_alert", "ok")]
+    assert f"alert #{b}?" in reply.text and await _alerts_of(app, CAROL) == [b]
+
+
+async def test_a_yes_to_the_llms_own_question_naming_the_alerts_is_enough(
+    app: App, server: ChatServer, DM: ChatRef, CAROL: UserRef
+) -> None:
+    assert app.agent is not None
+    a, b = await _two_alerts(app, CAROL)
+    server.final(f"Shall I delete alerts #{a} and #{b}? Please confirm.")
+    await app.agent.reply(CAROL, DM, "delete both my alerts")
+    server.tool_calls([("delete_alert", {"alert_id": a}), ("delete_alert", {"alert_id": b})])
+    server.final("Deleted both.")
+    done = await app.agent.reply(CAROL, DM, "yes")
+    assert [t.status for t in done.tool_calls] == ["ok", "ok"] and done.text == "Deleted both."
+    assert await _alerts_of(app, CAROL) == []
+
+
+async def test_a_yes_to_a_vague_question_is_asked_again(
+    app: App, server: ChatServer, DM: ChatRef, CAROL: UserRef
+) -> None:
+    assert app.agent is not None
+    a, b = await _two_alerts(app, CAROL)
+    server.final("Do you want me to delete all of them?")
+    await app.agent.reply(CAROL, DM, "clean up my alerts")
+    server.tool_calls([("delete_alert", {"alert_id": a}), ("delete_alert", {"alert_id": b})])
+    asked = await app.agent.reply(CAROL, DM, "yes")
+    assert asked.tool_calls == [] and f"#{a}, #{b}?" in asked.text
+    assert await _alerts_of(app, CAROL) == [a, b]

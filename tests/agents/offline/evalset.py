@@ -97,8 +97,8 @@ def as_result(query: str, intent: ToolIntent | ChatIntent) -> dict[str, Any]:
     """The intent in ``cryptoguard ask --json`` form (a tool call is taken to succeed)."""
     if isinstance(intent, ChatIntent):
         return {"q": query, "answer": intent.reason or intent.kind, "tool_calls": []}
-    call = {"name": intent.tool, "args": intent.args, "status": "ok"}
-    return {"q": query, "answer": f"{intent.tool} {json.dumps(intent.args)}", "tool_calls": [call]}
+    calls = [{"name": intent.tool, "args": args, "status": "ok"} for args in intent.calls]
+    return {"q": query, "answer": f"{intent.tool} {json.dumps(intent.args)}", "tool_calls": calls}
 
 
 def judge(case: dict[str, Any], result: dict[str, Any]) -> bool:

@@ -275,6 +275,13 @@ def test_find_targets(text: str, targets: dict[str, float]) -> None:
 def test_alert_ids_and_portfolio_names() -> None:
     assert find_alert_ids("remove alert #12") == [12]
     assert find_alert_ids("delete my alert number 7") == [7]
+    assert find_alert_ids("delete alerts 1 and 2") == [1, 2]
+    assert find_alert_ids("delete alerts 3, 4 and 5") == [3, 4, 5]
+    assert find_alert_ids("remove #3 & #7, alert 9") == [3, 7, 9]
+    assert find_alert_ids("delete alerts 2-4 and 8") == [2, 3, 4, 8]
+    assert find_alert_ids("delete alert 4 and 5k") == [4]
+    assert find_alert_ids("delete alert 3 and 10 more") == [3]
+    assert len(find_alert_ids("delete alerts 1 to 100000")) == 101
     assert find_portfolio_name("buy 1 eth in my trading portfolio") == "trading"
     assert find_portfolio_name("show my portfolio called retirement") == "retirement"
     assert find_portfolio_name("show my portfolio") is None

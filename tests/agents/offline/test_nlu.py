@@ -472,3 +472,60 @@ def test_price_questions_about_past_days_become_history_lookups() -> None:
         assert intent.args["date"] == day
     current = nlu.understand("price of btc", available_tools=tools)
     assert isinstance(current, ToolIntent) and current.tool == "get_price"
+
+
+# --- deleting several alerts --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "ids"),
+    [
+        ("delete alerts 1 and 2", [1, 2]),
+        ("delete alerts 3, 4 and 5", [3, 4, 5]),
+        ("remove alert #3 and #7", [3, 7]),
+        ("please get rid of alerts 2-4", [2, 3, 4]),
+        ("delete alert 4", [4]),
+    ],
+)
+def test_named_alerts_are_one_call_each(text: str, ids: list[int]) -> None:
+    intent = ask(text)
+    assert isinstance(intent, ToolIntent) and intent.tool == "delete_alert", intent
+    assert intent.calls == [{"alert_id": i} for i in ids]
+    assert as_result(text, intent)["tool_calls"][-1]["args"] == {"alert_id": ids[-1]}
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["remove all my alerts", "delete every alert", "clear all alerts", "wipe my alerts",
+     "get rid of all my alarms", "delete my alerts"],
+)  # fmt: skip
+def test_all_alerts_list_first_then_delete_each(text: str) -> None:
+    intent = ask(text)
+    assert isinstance(intent, ToolIntent), intent
+    assert (intent.tool, intent.args, intent.for_each_alert) == ("list_alerts", {}, "delete_alert")
+
+
+def test_delete_them_all_after_a_listing() -> None:
+    intent = ask("delete them all", TurnContext("list_alerts", {}))
+    assert isinstance(intent, ToolIntent) and intent.for_each_alert == "delete_alert"
+
+
+@pytest.mark.parametrize(
+    "text", ["delete all my btc alerts", "delete all alerts except 3", "remove all fired alerts"]
+)
+def test_some_of_all_alerts_needs_numbers(text: str) -> None:
+    intent = ask(text)
+    assert isinstance(intent, ChatIntent) and intent.kind == "unclear", intent
+
+
+def test_too_many_alerts_at_once_are_refused() -> None:
+    intent = ask("delete alerts 1 to 500")
+    assert isinstance(intent, ChatIntent) and intent.kind == "refusal"
+    assert intent.reason and "100" in intent.reason
+
+
+@pytest.mark.parametrize("text", ["yes", "confirm", "no", "yes delete them"])
+def test_a_bare_answer_with_no_question_pending(text: str) -> None:
+    intent = ask(text)
+    assert isinstance(intent, ChatIntent) and intent.reason
+    assert "Nothing is waiting" in intent.reason
