@@ -47,6 +47,7 @@ from langgraph.types import Command
 
 from agents.offline import yes_or_no
 from agents.router import message_text, tool_calls
+from prompts import render
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ DELETE_TOOL = "delete_alert"
 #: Most alerts one confirmation covers (and lists); the rest must be asked for again.
 MAX_PER_CONFIRMATION = 20
 #: The reply to an explicit "no".
-CANCELLED = "OK, I won't delete anything."
+CANCELLED = render("confirm_cancelled")
 
 _ASKED_TO_DELETE = re.compile(r"\b(?:delet|remov)", re.IGNORECASE)
 
@@ -98,16 +99,17 @@ def confirmation_question(numbers: Sequence[int], left_out: int = 0) -> str:
     """The question asked instead of deleting ``numbers``."""
     listed = ", ".join(f"#{n}" for n in numbers)
     what = f"alert {listed}" if len(numbers) == 1 else f"these {len(numbers)} alerts: {listed}"
-    lines = [
-        "Deleting more than one alert at once needs your confirmation.",
-        f"Delete {what}?",
-    ]
+    lines = [render("confirm_delete", what=what)]
     if left_out:
         lines.append(
-            f"(That is the first {len(numbers)} of {len(numbers) + left_out}: I delete at "
-            f"most {MAX_PER_CONFIRMATION} per confirmation, so ask again for the rest.)"
+            render(
+                "confirm_delete_rest",
+                shown=len(numbers),
+                total=len(numbers) + left_out,
+                cap=MAX_PER_CONFIRMATION,
+            )
         )
-    lines.append('Reply "yes" to delete; anything else cancels.')
+    lines.append(render("confirm_delete_reply"))
     return "\n".join(lines)
 
 

@@ -36,6 +36,9 @@ from storage.models import Base
 
 T = TypeVar("T")
 
+# Same as bot/telegram/__init__.py, for tests that import python-telegram-bot directly.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+
 POSTGRES_URL_ENV = "CRYPTOGUARD_TEST_POSTGRES_URL"
 REQUIRE_POSTGRES_ENV = "CRYPTOGUARD_REQUIRE_POSTGRES"
 ENABLE_HINT = (

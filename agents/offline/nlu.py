@@ -41,6 +41,7 @@ from agents.offline.types import (
     ToolIntent,
     TurnContext,
 )
+from prompts import render
 
 logger = logging.getLogger(__name__)
 
@@ -68,10 +69,7 @@ _DELETE_LISTED = re.compile(
     r"(?:them(?:\s+all)?|all(?:\s+of\s+them)?|those|these|both|everything|all\s+(?:those|these))"
     r"(?:\s+(?:please|pls|now))?\W*$"
 )
-_NOTHING_TO_CONFIRM = (
-    "Nothing is waiting for a yes or no from you right now. To delete alerts, name them, for "
-    "example 'delete alerts 1 and 2', or say 'my alerts' to see them."
-)
+_NOTHING_TO_CONFIRM = render("confirm_nothing_pending")
 _UNCLEAR = (
     "I'm not sure what you'd like me to do. Try: 'price of BTC', 'alert me if ETH goes above "
     "4k', 'my portfolio', or say 'help'."
