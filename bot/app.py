@@ -331,7 +331,12 @@ async def open_app(
             stale_after_s=settings.providers.stale_after_s,
             clock=clock,
         )
-        users = UserService(db, admin_ids=settings.admin_ids, clock=clock)
+        users = UserService(
+            db,
+            admin_ids=settings.admin_ids,
+            clock=clock,
+            webhooks=settings.delivery.webhook_secret is not None,
+        )
         if settings.market is MarketMode.OFFLINE:
             logger.info(
                 "Market: offline (simulated%s)", ", with replays" if settings.offline.replay else ""

@@ -66,5 +66,8 @@ async def answer_batch(
             echo(json.dumps({"q": None, "answer": "", "tool_calls": [], "error": error}))
             continue
         user = UserRef("console", f"batch-{run}-{number}", display_name="batch")
-        reply = await app.agent.reply(user, CHAT, question)
+        try:
+            reply = await app.agent.reply(user, CHAT, question)
+        finally:  # a throwaway user: their alerts must never fire in a later `run`
+            await app.users.forget(user)
         echo(reply_json(question, reply) if as_json else f"Q: {question}\nA: {reply.text}\n")

@@ -111,7 +111,9 @@ def run() -> None:
     """Start the configured front-ends and the scheduler (the console when no token is set)."""
     from bot.runner import run_application
 
-    _run(run_application, with_agent=True)
+    code = _run(run_application, with_agent=True)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()

@@ -4,7 +4,6 @@ Parsing only; the work is done by DigestService and UserService."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 from tools.attachments import Attachment
 from tools.digest.service import DigestService
@@ -23,7 +22,7 @@ SETTINGS_USAGE = (
     "/settings webhook URL|off, e.g. /settings tz Europe/Paris or /settings depeg 1.5"
 )
 
-Save = Callable[[Attachment], Awaitable[Path]]
+Attach = Callable[[Attachment], Awaitable[str]]
 
 
 class DigestCommands:
@@ -33,16 +32,16 @@ class DigestCommands:
         digests: The digest service.
         users: The user service (settings).
         user: The console user.
-        save: Writes an attachment and returns its path.
+        attach: Hands a file to the front-end; returns the line to show.
     """
 
     def __init__(
-        self, digests: DigestService, users: UserService, user: UserRef, save: Save
+        self, digests: DigestService, users: UserService, user: UserRef, attach: Attach
     ) -> None:
         self.digests = digests
         self.users = users
         self.user = user
-        self.save = save
+        self.attach = attach
 
     def commands(self) -> dict[str, Callable[[list[str]], Awaitable[str]]]:
         """Command name -> handler."""
@@ -55,8 +54,8 @@ class DigestCommands:
             return f"{_digest_status(await self.users.ensure(self.user))}\n{DIGEST_USAGE}"
         if action == "now" and len(args) == 1:
             digest = await self.digests.build_for(self.user)
-            saved = [f"Chart saved to {await self.save(a)}" for a in digest.attachments]
-            return "\n".join([digest.text, *saved])
+            notes = [await self.attach(a) for a in digest.attachments]
+            return "\n".join([digest.text, *(n for n in notes if n)])
         if action in {"on", "off"} and len(args) == 1:
             _, changes = await self.users.update_settings(self.user, digest_enabled=action == "on")
             return " ".join(changes)

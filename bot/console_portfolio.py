@@ -1,5 +1,6 @@
-"""Console commands for the portfolio: /portfolio /buy /sell /trades /deltrade /risk
-/target /rebalance /tax /export. Parsing only; the work is done by PortfolioService."""
+"""Portfolio slash commands: /portfolio /buy /sell /trades /edittrade /deltrade /risk
+/target /rebalance /tax /import /export. Parsing only; the work is done by
+PortfolioService. Files (charts, CSV) go to the front-end's ``attach`` callback."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from pathlib import Path
 
 from tools.attachments import Attachment
 from tools.identity import UserRef
-from tools.portfolio.service import PortfolioService
+from tools.portfolio.service import EXPORT_COLUMNS, PortfolioService
 from tools.portfolio.tax import form_8949_csv
 from tools.portfolio.text import (
+    render_currency,
     render_rebalance,
     render_risk,
     render_summary,
@@ -24,29 +26,87 @@ HELP = """\
   /buy SYMBOL QTY [at PRICE] [on DATE]   record a buy, e.g. /buy btc 0.5 at 48k on 2024-03-01
   /sell SYMBOL QTY [at PRICE] [on DATE]  record a sell (price defaults to the current one)
   /portfolio [chart]          holdings, value, P&L, allocation (chart: donut + value PNGs)
+  /portfolio currency [USD|EUR]
+                              the portfolio's currency (it can switch while it is empty)
   /trades [PAGE]              your trades, newest first; /deltrade ID removes one
+  /edittrade ID FIELD=VALUE...
+                              change a trade, e.g. /edittrade 12 price=48k date=2024-03-01
+                              (fields: side, symbol, qty, price, date, fee, note="text")
   /risk                       volatility, Sharpe, drawdown, VaR, beta, concentration
   /target BTC 70 ETH 30       set a target mix; /rebalance plans the trades back to it
   /tax [YEAR] [FIFO|LIFO|HIFO]  realised gains, with a Form 8949 CSV saved
   /import FILE.csv [confirm]  import trades (CryptoGuard, Binance or Coinbase CSV; dry run first)
   /export                     all trades as CSV"""
 
-Save = Callable[[Attachment], Awaitable[Path]]
+#: Hands a file to the front-end; returns the line to show (the console: where it was saved).
+Attach = Callable[[Attachment], Awaitable[str]]
+
+EDIT_USAGE = (
+    "Usage: /edittrade ID FIELD=VALUE..., e.g. /edittrade 12 price=48k qty=0.5\n"
+    'Fields: side, symbol, qty, price, date, fee, note (quote text with spaces: note="dca buy").'
+)
+#: ``/edittrade`` field names (and aliases) -> ``PortfolioService.edit_trade`` arguments.
+EDIT_FIELDS = {
+    "side": "side",
+    "symbol": "symbol",
+    "coin": "symbol",
+    "qty": "quantity",
+    "quantity": "quantity",
+    "amount": "quantity",
+    "price": "price",
+    "date": "date",
+    "fee": "fee",
+    "note": "note",
+}
+
+
+class EditArgsError(ValueError):
+    """``/edittrade`` was typed wrongly; the message says how (plain text)."""
+
+
+def parse_edit_args(args: list[str]) -> tuple[str, dict[str, str]]:
+    """``["12", "price=48k", "note=dca buy"]`` -> ``("12", {"price": "48k", "note": ...})``.
+
+    Raises:
+        EditArgsError: No id, no change, a token without ``=``, an unknown or repeated
+            field, or an empty value (only ``note=`` may be empty: it clears the note).
+    """
+    if len(args) < 2:
+        raise EditArgsError(EDIT_USAGE)
+    trade_id, changes = args[0], {}
+    for token in args[1:]:
+        key, sep, value = token.partition("=")
+        if not sep:
+            raise EditArgsError(
+                f'"{token[:30]}" is not FIELD=VALUE (quote a note with spaces: '
+                f'note="dca buy").\n{EDIT_USAGE}'
+            )
+        field = EDIT_FIELDS.get(key.strip().lower())
+        if field is None:
+            raise EditArgsError(
+                f'Unknown field "{key[:20]}"; use side, symbol, qty, price, date, fee or note.'
+            )
+        if field in changes:
+            raise EditArgsError(f"{key.strip().lower()} is given twice; give each field once.")
+        if not value.strip() and field != "note":
+            raise EditArgsError(f'Give a value after "{key.strip().lower()}=".')
+        changes[field] = value.strip()
+    return trade_id, changes
 
 
 class PortfolioCommands:
-    """The portfolio slash commands of the console.
+    """The portfolio slash commands, bound to one user.
 
     Args:
         portfolios: The service.
-        user: The console user.
-        save: Writes an attachment and returns its path.
+        user: Who types the commands (from the platform).
+        attach: Hands a file a command produced to the front-end.
     """
 
-    def __init__(self, portfolios: PortfolioService, user: UserRef, save: Save) -> None:
+    def __init__(self, portfolios: PortfolioService, user: UserRef, attach: Attach) -> None:
         self.portfolios = portfolios
         self.user = user
-        self.save = save
+        self.attach = attach
 
     def commands(self) -> dict[str, Callable[[list[str]], Awaitable[str]]]:
         """Command name -> handler."""
@@ -55,6 +115,7 @@ class PortfolioCommands:
             "sell": lambda args: self.trade("sell", args),
             "portfolio": self.summary,
             "trades": self.trades,
+            "edittrade": self.edit,
             "deltrade": self.delete,
             "risk": self.risk,
             "target": self.target,
@@ -81,19 +142,35 @@ class PortfolioCommands:
         return render_trade(result)
 
     async def summary(self, args: list[str]) -> str:
+        if args and args[0].lower() == "currency":
+            if len(args) > 2:
+                return "Usage: /portfolio currency [USD|EUR], e.g. /portfolio currency EUR"
+            if len(args) == 1:
+                shown = await self.portfolios.currency(self.user)
+                other = "EUR" if shown.currency == "USD" else "USD"
+                hint = f"While it holds no trades it can switch: /portfolio currency {other}"
+                return f"{render_currency(shown)} {hint}"
+            return render_currency(await self.portfolios.set_currency(self.user, args[1]))
         if args and args[0].lower() == "chart":
             from tools.portfolio.charts import portfolio_charts
 
             charts = await portfolio_charts(self.portfolios, self.user, None)
             if not charts:
                 return "Nothing to chart yet: record a trade first, e.g. /buy btc 0.1"
-            lines = [f"{c.caption}\nSaved to {await self.save(c)}" for c in charts]
-            return "\n".join(lines)
+            return _lines(*[_lines(c.caption, await self.attach(c)) for c in charts])
         return render_summary(await self.portfolios.summary(self.user, args[0] if args else None))
 
     async def trades(self, args: list[str]) -> str:
         page = int(args[0]) if args and args[0].isdigit() else 1
         return render_trades(await self.portfolios.list_trades(self.user, page=page))
+
+    async def edit(self, args: list[str]) -> str:
+        try:
+            trade_id, changes = parse_edit_args(args)
+        except EditArgsError as exc:
+            return str(exc)
+        result = await self.portfolios.edit_trade(self.user, trade_id, **changes)
+        return render_trade(result)
 
     async def delete(self, args: list[str]) -> str:
         if len(args) != 1:
@@ -120,8 +197,9 @@ class PortfolioCommands:
         method = next((a.upper() for a in args if not a.isdigit()), "FIFO")
         report = await self.portfolios.tax(self.user, year, method)
         name = f"form-8949-{year or 'all'}-{method.lower()}.csv"
-        path = await self.save(Attachment(name, "text/csv", form_8949_csv(report).encode()))
-        return f"{render_tax(report)}\nForm 8949 CSV saved to {path}"
+        data = form_8949_csv(report).encode()
+        shown = await self.attach(Attachment(name, "text/csv", data, "Form 8949 rows (CSV)"))
+        return _lines(render_tax(report), shown)
 
     async def import_csv(self, args: list[str]) -> str:
         if not args or len(args) > 2 or (len(args) == 2 and args[1] != "confirm"):
@@ -142,5 +220,11 @@ class PortfolioCommands:
 
     async def export(self, args: list[str]) -> str:
         csv = await self.portfolios.export_csv(self.user)
-        path = await self.save(Attachment("trades.csv", "text/csv", csv.encode()))
-        return f"Trades exported to {path}"
+        caption = "Your trades as CSV"
+        shown = await self.attach(Attachment("trades.csv", "text/csv", csv.encode(), caption))
+        return _lines(f"{caption} ({','.join(EXPORT_COLUMNS)}).", shown)
+
+
+def _lines(*parts: str) -> str:
+    """Join the non-empty parts of a reply with newlines."""
+    return "\n".join(p for p in parts if p)

@@ -18,7 +18,8 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -69,6 +70,8 @@ class BackgroundJobs:
             lease_s=max(30.0, 3 * settings.leader_poll_s),
         )
         app.watch.on_queued = self.dispatcher.wake
+        self._running: set[asyncio.Task[Any]] = set()
+        self._said_standby = False
 
     async def run(self, stop: asyncio.Event) -> None:
         """Lead when possible, deliver always; return once ``stop`` is set."""
@@ -84,7 +87,7 @@ class BackgroundJobs:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), settings.leader_poll_s)
         finally:
-            self._stop_jobs()
+            await self._stop_jobs()
             await self.lock.release()
             await dispatch
 
@@ -93,20 +96,28 @@ class BackgroundJobs:
         if self.lock.leading:
             if not await self.lock.still_leading(now):
                 logger.error("Lost the scheduler lock; stopping scheduled jobs (standby now)")
-                self._stop_jobs()
+                await self._stop_jobs()
             return
         if await self.lock.try_acquire(now):
             logger.info("Scheduler leader: %s", self.lock.holder)
             self._start_jobs()
+        elif not self._said_standby:
+            self._said_standby = True
+            logger.info(
+                "Scheduler standby: another process leads; trying again every %.0f s",
+                self.app.settings.leader_poll_s,
+            )
 
     def _start_jobs(self) -> None:
         settings = self.app.settings
         add_interval_job(
-            self.scheduler, "market-tick", self.app.market_tick, settings.market_refresh_s
-        )
+            self.scheduler, "market-tick", self._tracked(self.app.market_tick),
+            settings.market_refresh_s,
+        )  # fmt: skip
         add_interval_job(
-            self.scheduler, "digest-sweep", self.app.digests.sweep, settings.digest.sweep_s
-        )
+            self.scheduler, "digest-sweep", self._tracked(self.app.digests.sweep),
+            settings.digest.sweep_s,
+        )  # fmt: skip
         logger.info(
             "Scheduled: market tick every %.0f s, digest sweep every %.0f s, delivery every %.0f s",
             settings.market_refresh_s,
@@ -114,7 +125,29 @@ class BackgroundJobs:
             settings.delivery.interval_s,
         )
 
-    def _stop_jobs(self) -> None:
+    def _tracked(self, func: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
+        """``func`` as a job whose running instance can be cancelled by :meth:`_stop_jobs`."""
+
+        async def job() -> None:
+            task = asyncio.current_task()
+            if task is not None:
+                self._running.add(task)
+            try:
+                await func()
+            finally:
+                if task is not None:
+                    self._running.discard(task)
+
+        return job
+
+    async def _stop_jobs(self) -> None:
+        """Unschedule the leader's jobs and cancel (and await) runs in progress, so that
+        nothing a former leader started can commit after the lock is given up."""
         for job_id in LEADER_JOBS:
             if self.scheduler.get_job(job_id) is not None:
                 self.scheduler.remove_job(job_id)
+        running = list(self._running)
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.gather(*running, return_exceptions=True)

@@ -152,11 +152,17 @@ def replay_command(
         typer.Option("--critical", help="Critical threshold, percent (default: settings)"),
     ] = None,
     persist_samples: Annotated[
-        int, typer.Option("--persist-samples", help="Samples a new severity must hold for")
-    ] = 2,
+        int | None,
+        typer.Option(
+            "--persist-samples", help="Samples a new severity must hold for (default: settings)"
+        ),
+    ] = None,
     persist_minutes: Annotated[
-        float, typer.Option("--persist-minutes", help="Minutes it must hold for too (0: off)")
-    ] = 0.0,
+        float | None,
+        typer.Option(
+            "--persist-minutes", help="Minutes it must hold for too, 0: off (default: settings)"
+        ),
+    ] = None,
 ) -> None:
     """Replay a stablecoin price CSV through the depeg monitor and print its messages."""
     from bot.cli import _settings
@@ -181,8 +187,12 @@ def replay_command(
             price_column=price_column,
             peg=_decimal("--peg", peg),
             currency=currency,
-            persist_samples=persist_samples,
-            persist_minutes=persist_minutes,
+            persist_samples=persist_samples
+            if persist_samples is not None
+            else base.persist_samples,
+            persist_minutes=persist_minutes
+            if persist_minutes is not None
+            else base.persist_minutes,
         )
     except UserInputError as exc:
         typer.echo(exc.user_message, err=True)

@@ -57,8 +57,20 @@ class TelegramSettings(BaseModel):
     """The Telegram front-end (enabled when a token is set)."""
 
     token: SecretStr | None = None
+    # Bot API server (a self-hosted telegram-bot-api server, or tests); empty = Telegram's.
+    api_base_url: str | None = None
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
+    webhook_listen: str = "0.0.0.0"  # noqa: S104 - a webhook must accept outside connections
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
+    webhook_path: str = "telegram"
+    max_concurrent_updates: int = Field(default=256, ge=1, le=4096)
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> TelegramSettings:
+        if self.webhook_url and self.webhook_secret is None:
+            raise ValueError("a Telegram webhook needs a secret token (webhook_secret)")
+        return self
 
 
 class DiscordSettings(BaseModel):

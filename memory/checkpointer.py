@@ -32,6 +32,11 @@ def checkpoint_location(database_url: str) -> tuple[str, str]:
     raise ValueError(f"no checkpointer for database scheme {scheme!r}")
 
 
+#: Advisory lock serialising the checkpoint tables' set-up between processes
+#: (an arbitrary constant; Alembic's migrations use their own).
+SETUP_LOCK_KEY = 0x43475F434B5054  # "CG_CKPT"
+
+
 @asynccontextmanager
 async def open_checkpointer(database_url: str) -> AsyncIterator[BaseCheckpointSaver[str]]:
     """Open the checkpointer that belongs with ``database_url``; closed on exit."""
@@ -51,7 +56,15 @@ async def open_checkpointer(database_url: str) -> AsyncIterator[BaseCheckpointSa
         await pool.open()
         try:
             saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
-            await saver.setup()
+            # Processes starting together must not race to create the checkpoint
+            # tables (concurrent CREATE TABLE IF NOT EXISTS can fail in PostgreSQL):
+            # one sets them up while the others wait on a session advisory lock.
+            async with pool.connection() as lock:
+                await lock.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK_KEY,))
+                try:
+                    await saver.setup()
+                finally:
+                    await lock.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK_KEY,))
             yield saver
         finally:
             await pool.close()

@@ -45,12 +45,19 @@ class UserService:
         db: The database.
         admin_ids: ``platform:user-id`` strings granted admin rights by configuration.
         clock: Time source.
+        webhooks: Whether this server signs and sends webhooks (a secret is configured).
     """
 
     def __init__(
-        self, db: Database, *, admin_ids: list[str] | None = None, clock: Clock | None = None
+        self,
+        db: Database,
+        *,
+        admin_ids: list[str] | None = None,
+        clock: Clock | None = None,
+        webhooks: bool = False,
     ):
         self._db = db
+        self._webhooks = webhooks
         self._admins = set(admin_ids or [])
         self._clock = clock or SystemClock()
 
@@ -155,6 +162,11 @@ class UserService:
         """
         from tools.webhook import validate_webhook_url
 
+        if url is not None and not self._webhooks:
+            raise UserInputError(
+                "Webhook delivery is not enabled on this server: its operator has to set "
+                "CRYPTOGUARD_DELIVERY__WEBHOOK_SECRET first."
+            )
         checked = validate_webhook_url(url) if url is not None else None
         now = self._clock.now()
         async with self._db.transaction() as session:
@@ -201,6 +213,20 @@ class UserService:
             memory["coins"] = dict(top)
             await repo.update(row, memory=memory)
 
+    async def forget(self, user: UserRef) -> bool:
+        """Delete a user and everything they stored (throwaway users of ``ask --batch``).
+
+        Returns:
+            Whether there was such a user.
+        """
+        async with self._db.transaction() as session:
+            repo = UserRepository(session)
+            row = await repo.get_by_platform_id(user.platform, user.platform_user_id)
+            if row is None:
+                return False
+            await repo.delete(row)
+            return True
+
     async def get_profile(self, user: UserRef) -> UserProfile | None:
         """The stored profile of ``user``, or ``None`` if they never used CryptoGuard."""
         async with self._db.transaction(readonly=True) as session:
@@ -218,6 +244,15 @@ def webhook_of(user: User) -> str | None:
     """The user's webhook URL, if they set one."""
     url = (user.memory or {}).get(WEBHOOK_KEY)
     return url if isinstance(url, str) and url else None
+
+
+def channel_of(user: User) -> str:
+    """The outbox channel that reaches ``user``: their platform, except on the console,
+    where each local account has its own channel (served only by a console process of
+    that account, so a message is never shown to, or lost on, another user's terminal)."""
+    if user.platform == "console":
+        return f"console:{user.platform_user_id}"
+    return user.platform
 
 
 def recipient_of(user: User) -> str:

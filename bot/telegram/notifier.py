@@ -137,8 +137,8 @@ def make_rate_limiter() -> AIORateLimiter:
     the dispatcher handle it (defer the message) rather than a send sleeping for minutes.
     """
     return AIORateLimiter(
-        overall_max_rate=30,
-        overall_time_period=1,
+        overall_max_rate=10,
+        overall_time_period=1 / 3,
         group_max_rate=20,
         group_time_period=60,
         max_retries=0,

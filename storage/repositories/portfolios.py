@@ -21,6 +21,12 @@ DEFAULT_PORTFOLIO_NAME = "default"
 class PortfolioRepository(Repository):
     """Create, find and configure portfolios."""
 
+    async def set_base_currency(self, portfolio: Portfolio, currency: str) -> None:
+        """Change the currency a portfolio's amounts are in (check it holds no trades first)."""
+        await self._update(
+            portfolio, {"base_currency": currency.upper()}, "setting a portfolio's currency"
+        )
+
     async def get(self, portfolio_id: int) -> Portfolio | None:
         """Return the portfolio with this id, or ``None``."""
         with translating("loading a portfolio"):

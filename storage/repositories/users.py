@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from storage.models import User
 from storage.repositories._base import Repository, dialect_insert, translating
@@ -156,6 +156,12 @@ class UserRepository(Repository):
         with translating("listing depeg thresholds"):
             found = {Decimal(str(v)) for v in (await self.session.scalars(stmt)).all()}
         return sorted(found)
+
+    async def delete(self, user: User) -> None:
+        """Delete the user and everything they own (portfolios, trades, alerts...)."""
+        stmt = delete(User).where(User.id == user.id)
+        with translating("deleting a user"):
+            await self.session.execute(stmt)
 
     async def touch(self, user: User, now: datetime) -> None:
         """Record that the user was active at ``now``."""

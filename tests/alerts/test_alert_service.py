@@ -126,7 +126,7 @@ async def test_create_price_alert_replies_with_distance_and_history(db: Database
     assert view.threshold == threshold and view.current == quote.price
     assert result.message == f"Alert #{view.id} set: BTC above ${threshold:,} (one-shot)."
     assert view.distance is not None
-    assert view.distance.startswith("BTC is $") and "3.0% below your $" in view.distance
+    assert view.distance.startswith("BTC is $") and "a 3.0% rise reaches your $" in view.distance
     assert view.gap_pct == Decimal("3.00")
     assert result.backtest.fired is not None and result.backtest.days == 30
     assert result.notice == OFFLINE_LABEL

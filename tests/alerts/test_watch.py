@@ -257,7 +257,7 @@ async def test_a_users_webhook_gets_a_copy_of_each_alert(db: Database) -> None:
     market = FakeMarket([quote(BTC, "95000")])
     watch = setup(db, market, clock)
     owner = await user(db, "1")
-    await UserService(db).set_webhook(
+    await UserService(db, webhooks=True).set_webhook(
         UserRef(owner.platform, owner.platform_user_id), "https://hooks.example.com/cryptoguard"
     )
     rule = await alert(db, owner, "price_above", "96000")

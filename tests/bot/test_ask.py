@@ -55,3 +55,17 @@ def test_ask_needs_exactly_one_source(env: Path) -> None:
     assert result.exit_code == 2 and "Give either a QUESTION or --batch FILE" in result.output
     result = CliRunner().invoke(cli, ["ask", "--batch", str(env / "missing.jsonl")])
     assert result.exit_code == 2 and "Cannot read" in result.output
+
+
+def test_batch_users_are_forgotten_so_their_alerts_never_fire_later(env: Path) -> None:
+    import sqlite3
+
+    batch = env / "q.jsonl"
+    batch.write_text(json.dumps({"q": "alert me if BTC drops below 1000"}) + "\n")
+    result = CliRunner().invoke(cli, ["ask", "--json", "--batch", str(batch)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["tool_calls"][0]["name"] == "create_alert"
+    with sqlite3.connect(env / "data" / "cryptoguard.db") as conn:
+        users = conn.execute("SELECT count(*) FROM users WHERE platform_user_id LIKE 'batch-%'")
+        alerts = conn.execute("SELECT count(*) FROM alerts")
+        assert (users.fetchone()[0], alerts.fetchone()[0]) == (0, 0)

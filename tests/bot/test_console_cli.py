@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 
 from bot.app import App, open_app
 from bot.cli import app as cli
-from bot.console import AGENT_NOT_WIRED, Console, split_currency
+from bot.commands import split_currency
+from bot.console import AGENT_NOT_WIRED, Console
 from bot.settings import Settings
 from tests.shared_data import SKIP_REASON, USDC_HOURLY
 from tools.clock import FakeClock
@@ -87,7 +88,7 @@ async def test_unexpected_errors_become_an_incident_id(
     async def broken(args: list[str]) -> str:
         raise RuntimeError("secret internals")
 
-    console._commands["price"] = broken
+    console.commands._handlers["price"] = broken
     answer = await console.handle("/price btc")
     assert "incident" in answer and "secret internals" not in answer
     assert any("incident" in r.getMessage() for r in caplog.records)
@@ -232,9 +233,9 @@ async def test_console_portfolio_commands(offline_app: App, tmp_path: Path) -> N
     assert await console.handle("/rebalance")
     assert "Recorded trade #" in await console.handle("/sell btc 0.1 at 90k on 2026-03-01")
     tax = await console.handle("/tax 2026 fifo")
-    assert "Form 8949 CSV saved to" in tax
+    assert f"Saved to {tmp_path / 'charts' / 'form-8949-2026-fifo.csv'}" in tax
     assert (tmp_path / "charts" / "form-8949-2026-fifo.csv").read_text().startswith("Part")
-    assert "Trades exported to" in await console.handle("/export")
+    assert "Saved to" in await console.handle("/export")
     exported = tmp_path / "charts" / "trades.csv"
     dry = await console.handle(f"/import {exported}")
     assert "To import:" in dry

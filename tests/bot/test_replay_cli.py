@@ -113,6 +113,15 @@ def test_thresholds_from_the_environment_and_flags(monkeypatch: pytest.MonkeyPat
 
 
 @needs_shared
+def test_persistence_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRYPTOGUARD_DEPEG__PERSIST_SAMPLES", "1")
+    monkeypatch.setenv("CRYPTOGUARD_DEPEG__PERSIST_MINUTES", "120")
+    code, messages, summary, _ = replay(str(USDC_HOURLY), "--symbol", "USDC")
+    assert code == 0 and "persistence 1 sample and 120 min" in summary
+    assert messages[0][:2] == (datetime(2023, 3, 11, 3, tzinfo=UTC), "warning")
+
+
+@needs_shared
 def test_persist_minutes_flag() -> None:
     code, messages, summary, _ = replay(
         str(USDC_HOURLY), "--symbol", "USDC", "--persist-samples", "1", "--persist-minutes", "120"

@@ -33,7 +33,9 @@ async def test_summariser_talks_chat_completions() -> None:
 
 
 async def test_webhook_setting_is_validated_and_shown(db: Database) -> None:
-    users = UserService(db)
+    with pytest.raises(UserInputError, match="WEBHOOK_SECRET"):
+        await UserService(db).set_webhook(ALICE, "https://example.com/hook")
+    users = UserService(db, webhooks=True)
     with pytest.raises(UserInputError, match="https://"):
         await users.set_webhook(ALICE, "http://example.com/hook")
     with pytest.raises(UserInputError):
@@ -42,7 +44,7 @@ async def test_webhook_setting_is_validated_and_shown(db: Database) -> None:
     assert profile.webhook_url == "https://example.com/hook"
     assert changes == ["Alerts will also be posted to https://example.com/hook (signed JSON)."]
 
-    async def save(_: object) -> object:
+    async def save(_: object) -> str:
         raise AssertionError("no attachments here")
 
     console = DigestCommands(None, users, ALICE, save).commands()  # type: ignore[arg-type]

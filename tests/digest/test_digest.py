@@ -342,9 +342,9 @@ async def test_console_digest_and_settings_commands(db: Database, tmp_path: Path
     users = UserService(db, clock=env.clock)
     saved: list[Attachment] = []
 
-    async def save(attachment: Attachment) -> Path:
+    async def save(attachment: Attachment) -> str:
         saved.append(attachment)
-        return tmp_path / "saved" / attachment.filename
+        return f"Saved to {tmp_path / 'saved' / attachment.filename}"
 
     console = DigestCommands(env.digests, users, ALICE, save).commands()
     assert (await console["digest"]([])).startswith(
@@ -352,7 +352,7 @@ async def test_console_digest_and_settings_commands(db: Database, tmp_path: Path
     )
     now = await console["digest"](["now"])
     assert now.startswith("CryptoGuard daily digest, Saturday 22 November 2025")
-    assert now.endswith(f"Chart saved to {tmp_path / 'saved' / saved[0].filename}")
+    assert now.endswith(f"Saved to {tmp_path / 'saved' / saved[0].filename}")
     assert await console["digest"](["off"]) == "Daily digest disabled."
     assert await console["digest"](["time", "7:30"]) == "Daily digest time set to 07:30. (UTC)"
     assert await console["digest"](["on"]) == "Daily digest enabled."

@@ -28,8 +28,9 @@ def portfolio_tools(portfolios: PortfolioService) -> list[BaseTool]:
     async def portfolio_summary(
         portfolio: str | None = None, *, runtime: ToolRuntime[ToolContext]
     ) -> tuple[str, list[Attachment]]:
-        """Show the user's holdings: value, average cost, P&L, allocation and 24h change,
-        with an allocation donut and a value-over-time chart.
+        """Show the user's holdings: value, average cost, P&L, allocation and 24h change
+        (in the portfolio's currency, USD or EUR), with an allocation donut and a
+        value-over-time chart.
 
         Args:
             portfolio: Portfolio name; omit for the default one.
@@ -56,9 +57,10 @@ def portfolio_tools(portfolios: PortfolioService) -> list[BaseTool]:
             side: "buy" or "sell".
             symbol: Upper-case ticker such as "BTC".
             quantity: Amount of the coin, e.g. 0.5 or "1.5k".
-            price: Price per coin in USD, e.g. 48000 or "48k"; omit for the current price.
+            price: Price per coin in the portfolio's currency (USD, or EUR for a
+                portfolio kept in euros), e.g. 48000 or "48k"; omit for the current price.
             date: When it happened, "YYYY-MM-DD" (past only); omit for now.
-            fee: Fee paid in USD.
+            fee: Fee paid, in the portfolio's currency.
             portfolio: Portfolio name; omit for the default one.
         """
         result = await portfolios.record_trade(

@@ -53,12 +53,14 @@ class MetricContext:
         symbol: Ticker the rule is about, if any.
         portfolio: Portfolio name (portfolio metrics).
         formula: Saved formula name (formula metrics).
+        base_currency: Currency of a portfolio threshold.
     """
 
     owner: UserRef
     symbol: str | None = None
     portfolio: str | None = None
     formula: str | None = None
+    base_currency: str | None = None
 
 
 class PriceTape:
@@ -244,7 +246,9 @@ class MetricReader:
         if self.portfolios is None or context is None:
             return None
         try:
-            report = await self.portfolios.summary(context.owner, context.portfolio)
+            report = await self.portfolios.summary(
+                context.owner, context.portfolio, context.base_currency
+            )
         except CryptoGuardError as exc:
             logger.warning("alert tick: no value for %s (%s)", key, exc.user_message)
             return None

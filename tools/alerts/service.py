@@ -807,7 +807,9 @@ class AlertService:
         if kind.is_portfolio:
             if self._portfolios is None:
                 return None
-            summary = await self._portfolios.summary(user, params.get("portfolio"))
+            summary = await self._portfolios.summary(
+                user, params.get("portfolio"), params.get("base_currency")
+            )
             origin = DataOrigin.SIMULATED if summary.notice else DataOrigin.LIVE
             return _Reading(summary.summary.total_value, origin)
         if kind.is_formula:
@@ -1149,11 +1151,16 @@ def _distance(
         if value <= 0:
             return f"{who} {verb} {now} now.", None
         gap = (t - value) / value * 100
-        side = "below" if gap > 0 else "above"
-        pct = f"{abs(gap):.1f}%"
+        move = "rise" if gap > 0 else "fall"
         gap_pct = max(gap, Decimal(0)) if kind.upward else max(-gap, Decimal(0))
         gap_pct = gap_pct.quantize(Decimal("0.01"))
-        return f"{who} {verb} {now} now, {pct} {side} your {money(t, currency)} trigger.", gap_pct
+        trigger = money(t, currency)
+        if gap == 0:
+            return f"{who} {verb} {now} now, exactly at your {trigger} trigger.", gap_pct
+        return (
+            f"{who} {verb} {now} now; a {abs(gap):.1f}% {move} reaches your {trigger} trigger.",
+            gap_pct,
+        )
     if kind is AlertKind.PCT_CHANGE:
         window = view.params.get("window") or "24h"
         direction = view.params.get("direction") or "any"

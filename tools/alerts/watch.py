@@ -51,7 +51,7 @@ from tools.errors import CryptoGuardError
 from tools.identity import UserRef
 from tools.market.service import PriceService
 from tools.market.stablecoins import PegThresholds, StablecoinHealth, assess
-from tools.users import recipient_of, webhook_of
+from tools.users import channel_of, recipient_of, webhook_of
 
 logger = logging.getLogger(__name__)
 
@@ -349,7 +349,7 @@ class MarketWatch:
         messages = []
         if owner.reachable:
             messages.append(
-                NewMessage(owner.platform, recipient_of(owner), payload, key, user_id=owner.id)
+                NewMessage(channel_of(owner), recipient_of(owner), payload, key, user_id=owner.id)
             )
         webhook = webhook_of(owner)
         if webhook is not None:
@@ -375,7 +375,7 @@ class MarketWatch:
                     continue  # minor coins: only users' own depeg rules watch them
                 messages += [
                     NewMessage(
-                        user.platform,
+                        channel_of(user),
                         recipient_of(user),
                         payload,
                         f"depeg:{stamp}:{user.id}",
@@ -435,6 +435,9 @@ def firing_text(alert: Alert, firing: Firing) -> str:
     what = _WORDS.get(family, family)
     verb = "rose above" if firing.direction.value == "up" else "fell below"
     unit = _unit(family)
+    currency = str((alert.params or {}).get("base_currency") or "USD").upper()
+    if unit == "$" and currency != "USD":
+        unit = currency
     window = (alert.params or {}).get("window")
     span = f" over {window}" if window and family in ("pct", "abspct") else ""
     text = (
@@ -462,9 +465,11 @@ def _unit(family: str) -> str:
 def _fmt(value: float, unit: str) -> str:
     if unit == "%":
         return f"{value:+.2f}%" if value < 0 else f"{value:.2f}%"
+    digits = 2 if abs(value) >= 1 else 6
     if unit == "$":
-        digits = 2 if abs(value) >= 1 else 6
         return f"${value:,.{digits}f}"
+    if unit:  # a currency code
+        return f"{value:,.{digits}f} {unit}"
     return f"{value:,.2f}"
 
 
@@ -494,6 +499,7 @@ def _context(alert: Alert) -> MetricContext | None:
         symbol=alert.symbol,
         portfolio=params.get("portfolio"),
         formula=params.get("formula"),
+        base_currency=params.get("base_currency"),
     )
 
 

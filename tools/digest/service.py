@@ -69,7 +69,7 @@ from tools.digest.store import claim_digests, enqueue_all, recorded_digests
 from tools.errors import CryptoGuardError
 from tools.identity import UserRef
 from tools.market.service import PriceService, data_notice
-from tools.users import recipient_of
+from tools.users import channel_of, recipient_of
 
 __all__ = ["Digest", "DigestService", "Summariser", "SweepStats"]
 
@@ -305,7 +305,7 @@ class DigestService:
             day = due_date(now, tz, at, created_at=user.created_at)
             if day is None or (user.id, day) in self._done:
                 continue
-            due.append(_Recipient(user.id, user.platform, recipient_of(user), tz, day))
+            due.append(_Recipient(user.id, channel_of(user), recipient_of(user), tz, day))
         return due
 
     async def _due_chats(self, subscriptions: Sequence[Any], now: datetime) -> list[_ChatDue]:

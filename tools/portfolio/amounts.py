@@ -1,6 +1,6 @@
 """Reading amounts and trade dates the way people type them in chat.
 
-``parse_amount`` accepts ``0.5``, ``95k``, ``1.5m``, ``2bn``, ``$10,000``, ``1e3`` and
+``parse_amount`` accepts ``0.5``, ``95k``, ``1.5m``, ``2bn``, ``$10,000``, ``€45k``, ``1e3`` and
 numbers (``int``, ``Decimal``; a ``float`` is read through ``str()`` so ``0.1`` stays
 ``0.1``). It refuses what it cannot read unambiguously: a decimal comma (``1,5`` could
 be one and a half or fifteen hundred), huge exponents, ``NaN``/infinity, amounts of zero
@@ -11,6 +11,9 @@ validated is what is stored. Every message names the field (``what``).
 ``parse_trade_date`` accepts ``None`` (now), ``today``/``now``, ``yesterday``, ISO dates
 and datetimes (a time without offset is UTC); it refuses the future and anything before
 Bitcoin's genesis block (2009-01-03).
+
+``money_currency`` says which currency a typed amount names (``$10`` is USD, ``45k eur``
+is EUR), so a service can refuse dollars given for a euro portfolio.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ __all__ = [
     "MAX_AMOUNT",
     "format_cash",
     "format_quantity",
+    "money_currency",
     "parse_amount",
     "parse_trade_date",
     "tidy",
@@ -116,6 +120,7 @@ def _parse_text(text: str, what: str) -> Decimal:
     shown = _clip(raw)
     cleaned = raw.lower().replace(" ", "").replace("_", "")
     cleaned = cleaned.removeprefix("$").removesuffix("usd").removesuffix("$")
+    cleaned = cleaned.removeprefix("€").removesuffix("eur").removesuffix("€")
     if cleaned.startswith("-"):
         raise UserInputError(f"The {what} cannot be negative.")
     cleaned = cleaned.removeprefix("+")
@@ -155,6 +160,19 @@ def _parse_text(text: str, what: str) -> Decimal:
     if suffix:
         amount = amount.scaleb(_SUFFIXES[suffix], _CONTEXT)
     return amount
+
+
+def money_currency(value: object) -> str | None:
+    """The currency a typed amount names: ``"$10,000"``/``"10 usd"`` -> ``"USD"``,
+    ``"€45k"``/``"45k EUR"`` -> ``"EUR"``; ``None`` for a bare number or a non-text value."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip().lower().replace(" ", "")
+    if text.startswith("$") or text.endswith(("$", "usd")):
+        return "USD"
+    if text.startswith("€") or text.endswith(("€", "eur")):
+        return "EUR"
+    return None
 
 
 def _plain(amount: Decimal, places: int | None = None) -> str:

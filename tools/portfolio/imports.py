@@ -4,9 +4,10 @@
 CryptoGuard, Binance or Coinbase file into an :class:`ImportPreview`;
 :func:`import_trades` checks it against the portfolio and stores it all or nothing:
 
-* any row in error (unreadable, unknown coin, a sell of more than was held at its time,
-  counting the portfolio and the rest of the file) -> nothing is stored, the errors
-  name their lines;
+* any row in error (unreadable, unknown coin, priced in another currency than the
+  portfolio's, a fee in another asset with no price for its day, a sell of more than was
+  held at its time, counting the portfolio and the rest of the file) -> nothing is
+  stored, the errors name their lines;
 * ``dry_run`` (the default) -> the same checks, nothing stored;
 * otherwise the new rows are written in one transaction; rows already imported (same
   ``external_id``) are skipped, so importing a file twice adds nothing the second time.
@@ -51,7 +52,9 @@ class ImportResult:
         stored: The new trades were written.
         new: Trades not imported before (added, or that would be on a real import).
         duplicates: Trades already in the portfolio from an earlier import.
-        message: Plain-text report for the user.
+        message: Plain-text report for the user (notes and data notice included).
+        notes: How fees paid in another asset were valued.
+        notice: The simulated/replayed data notice when such fees used non-live prices.
     """
 
     preview: ImportPreview
@@ -61,6 +64,8 @@ class ImportResult:
     new: int
     duplicates: int
     message: str
+    notes: tuple[str, ...] = ()
+    notice: str | None = None
 
     @property
     def errors(self) -> tuple[RowError, ...]:
@@ -94,7 +99,7 @@ async def import_trades(
         The preview, the errors by line, and how many trades are new.
 
     Raises:
-        UserInputError: Unrecognised or empty file; a non-USD portfolio.
+        UserInputError: Unrecognised or empty file.
         LimitError: A file or portfolio too large.
     """
     name = _portfolio_name(portfolio)
@@ -116,11 +121,21 @@ async def import_trades(
         stored=outcome.stored,
         new=outcome.new,
         duplicates=outcome.duplicates,
+        notes=outcome.notes,
+        notice=outcome.notice,
     )
 
 
 def _result(
-    preview: ImportPreview, name: str, dry_run: bool, *, stored: bool, new: int, duplicates: int
+    preview: ImportPreview,
+    name: str,
+    dry_run: bool,
+    *,
+    stored: bool,
+    new: int,
+    duplicates: int,
+    notes: tuple[str, ...] = (),
+    notice: str | None = None,
 ) -> ImportResult:
     summary = preview.summary()
     already = f", {duplicates} already imported" if duplicates else ""
@@ -137,7 +152,8 @@ def _result(
         )
     else:
         message = f'{summary} Imported {new} new trade{_s(new)} into portfolio "{name}"{already}.'
-    return ImportResult(preview, name, dry_run, stored, new, duplicates, message)
+    message = "\n".join([message, *notes, *([notice] if notice else [])])
+    return ImportResult(preview, name, dry_run, stored, new, duplicates, message, notes, notice)
 
 
 def _s(n: int) -> str:

@@ -1,25 +1,37 @@
 """Reading trade-history CSV files (pure: no I/O, no prices, no database).
 
-Three layouts are recognised by their header row (searched among the first lines, so a
+Four layouts are recognised by their header row (searched among the first lines, so a
 preamble above it is fine):
 
-* ``cryptoguard``: ``date,side,symbol,quantity,price,fee[,id]``, what
-  :meth:`PortfolioService.export_csv` writes.
-* ``binance``: the "Trade History" export, ``Date(UTC),Pair,Side,Price,Executed,Amount,
-  Fee``; ``Executed``/``Amount``/``Fee`` carry their asset (``0.5BTC``, ``24000USDT``).
-  Only pairs quoted in a US-dollar asset (USDT, BUSD, USDC, FDUSD, TUSD, USD) are read;
-  fees must be in the quote asset.
+* ``cryptoguard``: ``date,side,symbol,quantity,price,fee[,id][,currency]``, what
+  :meth:`PortfolioService.export_csv` writes. Without a ``currency`` column, prices and
+  fees are in the portfolio's currency.
+* ``binance``, the Spot "Trade History" export: ``Date(UTC),Pair,Side,Price,Executed,
+  Amount,Fee``, where ``Executed``/``Amount``/``Fee`` carry their asset (``0.5BTC``,
+  ``24000USDT``, ``0.00081438BNB``).
+* ``binance``, the older "Trade History" export: ``Date(UTC),Market,Type,Price,Amount,
+  Total,Fee,Fee Coin``, plain numbers (``Amount`` in the coin traded, ``Total`` in the
+  quote asset) and the fee's asset in its own column.
+
+  Binance pairs quoted in a US-dollar asset (USDT, BUSD, USDC, FDUSD, TUSD, USD) are
+  priced in USD, pairs quoted in EUR in EUR; other quotes (BTC, ETH, BNB) are refused.
+  A fee paid in the quote asset (or another dollar stablecoin for a dollar pair) is taken
+  as is. A fee paid in the coin traded is valued at the trade's own price and changes
+  the coins that moved (a buy receives ``Executed - Fee``, a sell hands over ``Executed +
+  Fee``), so cost and holdings match the account. A fee paid in a third asset (BNB)
+  is left in that asset (:attr:`ImportRow.fee_asset`): the service converts it with the
+  asset's price on the trade's day (:mod:`tools.portfolio.fees`).
 * ``coinbase``: the "Transaction history" export (``Timestamp,Transaction Type,Asset,
   Quantity Transacted,Spot Price Currency,Spot Price at Transaction,Subtotal,Total
   (inclusive of fees and/or spread),Fees and/or Spread,Notes``); Buy/Sell and Advanced
   Trade Buy/Sell rows are trades, other types (Send, Receive, Convert, Rewards
-  Income...) are skipped with a reason.
+  Income...) are skipped with a reason. Prices in USD or EUR are read.
 
-Each data row becomes an :class:`ImportRow` (prices and fees in USD, time in UTC, a
-stable ``external_id``) or a :class:`RowError` naming its line (1-based, as an editor
-shows it). ``external_id`` is the exchange's id when the file has one, else a hash of
-the raw row (a repeated identical row gets ``-2``, ``-3``... so it stays distinct and
-stable across imports of the same file).
+Each data row becomes an :class:`ImportRow` (time in UTC, prices and fees in the row's
+``currency``, a stable ``external_id``) or a :class:`RowError` naming its line (1-based,
+as an editor shows it). ``external_id`` is the exchange's id when the file has one, else
+a hash of the raw row (a repeated identical row gets ``-2``, ``-3``... so it stays
+distinct and stable across imports of the same file).
 """
 
 from __future__ import annotations
@@ -62,12 +74,16 @@ FORMAT_LABELS = {
     "coinbase": "Coinbase export",
 }
 
+#: Quote assets read as US dollars.
 USD_LIKE = frozenset({"USD", "USDT", "BUSD", "USDC", "FDUSD", "TUSD"})
+#: Currencies import rows can be priced in (those a portfolio can be kept in).
+IMPORT_CURRENCIES = ("USD", "EUR")
 #: Quote assets recognised when splitting a Binance pair, longest first (FDUSD before USD).
 BINANCE_QUOTES = ("FDUSD", "USDT", "BUSD", "USDC", "TUSD", "EUR", "BTC", "ETH", "BNB", "USD")
 
 Side = Literal["buy", "sell"]
 _SYMBOL = re.compile(r"^[A-Z0-9]{1,20}$")
+_PLAIN_NUMBER = re.compile(r"^(?:[0-9][0-9,]*(?:\.[0-9]*)?|\.[0-9]+)$")
 _ASSET_AMOUNT = re.compile(
     r"^(?P<num>[0-9][0-9,]*(?:\.[0-9]*)?|\.[0-9]+)(?P<asset>[A-Z][A-Z0-9]*)$"
 )
@@ -82,10 +98,15 @@ class ImportRow:
         side: ``"buy"`` or ``"sell"``.
         symbol: Upper-case ticker as written in the file.
         quantity: Coins traded, > 0.
-        price: Price per coin in USD, >= 0.
-        fee: Fee in USD, >= 0.
+        price: Price per coin in ``currency``, >= 0.
+        fee: Fee in ``currency`` (or in ``fee_asset`` units when that is set), >= 0.
         executed_at: When (aware, UTC).
         external_id: Stable id used to skip rows already imported.
+        currency: ``"USD"`` or ``"EUR"``; ``None`` means the portfolio's currency (a
+            CryptoGuard export without a currency column).
+        fee_asset: Set when the fee was paid in another asset (``"BNB"``): ``fee`` is
+            then in that asset and must be converted before storing.
+        note: Provenance kept with the stored trade (how the fee was valued).
     """
 
     line: int
@@ -96,6 +117,9 @@ class ImportRow:
     fee: Decimal
     executed_at: datetime
     external_id: str
+    currency: str | None = None
+    fee_asset: str | None = None
+    note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,10 +236,29 @@ def _unsigned(value: str) -> str:
 
 
 def _row(
-    side: Side, symbol: str, qty: Decimal, price: Decimal, fee: Decimal, when: datetime
+    side: Side,
+    symbol: str,
+    qty: Decimal,
+    price: Decimal,
+    fee: Decimal,
+    when: datetime,
+    currency: str | None,
 ) -> ImportRow:
     # line and external_id are filled in by the caller
-    return ImportRow(0, side, symbol, qty, price, fee, when, "")
+    return ImportRow(0, side, symbol, qty, price, fee, when, "", currency)
+
+
+def _currency_of(value: str, what: str) -> str:
+    """``"usd"``/``"USDT"`` -> ``"USD"``, ``"eur"`` -> ``"EUR"``; others are refused."""
+    code = value.strip().upper()
+    if code in USD_LIKE:
+        return "USD"
+    if code in IMPORT_CURRENCIES:
+        return code
+    raise UserInputError(
+        f"the {what} is in {code[:10] or 'no currency'}; only prices in US dollars or "
+        "euros can be imported."
+    )
 
 
 def _parse_generic(r: Mapping[str, str], now: datetime) -> ImportRow:
@@ -225,7 +268,8 @@ def _parse_generic(r: Mapping[str, str], now: datetime) -> ImportRow:
     price = parse_amount(r["price"], what="price", allow_zero=True)
     fee = parse_amount(r["fee"] or "0", what="fee", allow_zero=True)
     when = parse_trade_date(r["date"] or _missing("date"), now=now)
-    return _row(side, symbol, qty, price, fee, when)
+    currency = _currency_of(r["currency"], "price") if r.get("currency") else None
+    return _row(side, symbol, qty, price, fee, when, currency)
 
 
 def _missing(what: str) -> str:
@@ -247,11 +291,18 @@ def split_pair(pair: str) -> tuple[str, str]:
     raise UserInputError(f'the pair "{pair[:20]}" has no known quote asset.')
 
 
-def _asset_amount(value: str, expected: Sequence[str], what: str) -> tuple[Decimal, str]:
-    """``"0.5BTC"`` -> ``(0.5, "BTC")``; expected assets are tried first (``1INCH``)."""
+def _asset_amount(
+    value: str, expected: Sequence[str], what: str, *, implied: str | None = None
+) -> tuple[Decimal, str]:
+    """``"0.5BTC"`` -> ``(0.5, "BTC")``; expected assets are tried first (``1INCH``).
+
+    A plain number is in ``implied`` when given (the asset is in another column).
+    """
     text = value.strip().upper().replace(" ", "")
     if not text:
         raise UserInputError(f"the {what} is missing.")
+    if implied is not None and _PLAIN_NUMBER.match(text):
+        return parse_amount(text, what=what, allow_zero=True), implied
     for asset in expected:
         number = text[: -len(asset)]
         if text.endswith(asset) and number and (number[0].isdigit() or number[0] == "."):
@@ -262,35 +313,92 @@ def _asset_amount(value: str, expected: Sequence[str], what: str) -> tuple[Decim
     return parse_amount(match["num"], what=what, allow_zero=True), match["asset"]
 
 
-def _parse_binance(r: Mapping[str, str], now: datetime) -> ImportRow:
-    base, quote = split_pair(r["pair"])
-    if quote not in USD_LIKE:
-        raise UserInputError(
-            f"{base}/{quote} is quoted in {quote}; only pairs quoted in US dollars "
-            "(USDT, USDC, BUSD, FDUSD) can be imported for now."
+def _binance_pair(pair: str) -> tuple[str, str, str]:
+    """The base and quote assets of a pair, and the currency its prices are in."""
+    base, quote = split_pair(pair)
+    if quote in USD_LIKE:
+        return base, quote, "USD"
+    if quote == "EUR":
+        return base, quote, "EUR"
+    raise UserInputError(
+        f"{base}/{quote} is quoted in {quote}; only pairs quoted in US dollars (USDT, USDC, "
+        "BUSD, FDUSD) or in euros can be imported."
+    )
+
+
+def _binance_row(
+    side: Side,
+    pair: tuple[str, str, str],
+    qty: Decimal,
+    price: Decimal,
+    fee: Decimal,
+    fee_asset: str,
+    when: datetime,
+) -> ImportRow:
+    """A Binance trade with its fee in the row's currency, in the coin traded, or left in
+    a third asset for the service to convert (see the module docstring)."""
+    base, quote, currency = pair
+    if qty == 0:
+        raise UserInputError("the quantity traded must be above 0.")
+    in_quote = fee_asset in (quote, currency) or (currency == "USD" and fee_asset in USD_LIKE)
+    if not fee or in_quote:
+        return _row(side, base, qty, price, fee, when, currency)
+    if fee_asset == base:
+        coins = qty - fee if side == "buy" else qty + fee
+        if coins <= 0:
+            raise UserInputError(
+                f"the fee {format_quantity(fee)} {base} is not less than the "
+                f"{format_quantity(qty)} {base} bought."
+            )
+        value = parse_amount(fee * price, what="fee", allow_zero=True)
+        note = (
+            f"Binance fee {format_quantity(fee)} {base}, valued at the trade price; "
+            f"executed {format_quantity(qty)} {base}."
         )
+        return ImportRow(0, side, base, coins, price, value, when, "", currency, None, note)
+    if not _SYMBOL.match(fee_asset):
+        raise UserInputError(f'the fee asset "{fee_asset[:20]}" is not a coin ticker.')
+    return ImportRow(0, side, base, qty, price, fee, when, "", currency, fee_asset)
+
+
+def _parse_binance(r: Mapping[str, str], now: datetime) -> ImportRow:
+    pair = _binance_pair(r["pair"])
+    base, quote, _ = pair
     side = _side_of(r["side"], _GENERIC_SIDES)
     price = parse_amount(r["price"], what="price", allow_zero=True)
-    qty, asset = _asset_amount(r["executed"], (base,), "executed quantity")
+    fee_coin = r.get("fee_coin", "").strip().upper() or None
+    # with a Fee Coin column, the amounts may be plain numbers
+    qty, asset = _asset_amount(
+        r["executed"], (base,), "executed quantity", implied=base if fee_coin else None
+    )
     if asset != base:
         raise UserInputError(f"the executed quantity is in {asset}, not {base}.")
-    if qty == 0:
-        raise UserInputError("the executed quantity must be above 0.")
     if r.get("amount"):
-        _, paid_in = _asset_amount(r["amount"], (quote,), "amount")
+        _, paid_in = _asset_amount(
+            r["amount"], (quote,), "amount", implied=quote if fee_coin else None
+        )
         if paid_in != quote:
             raise UserInputError(f"the amount is in {paid_in}, not {quote}.")
-    fee = Decimal(0)
+    fee, fee_asset = Decimal(0), quote
     if r.get("fee"):
-        fee, fee_asset = _asset_amount(r["fee"], (quote, base), "fee")
-        if fee and fee_asset != quote and fee_asset not in USD_LIKE:
-            raise UserInputError(
-                f"the fee {format_quantity(fee)} {fee_asset} is not in {quote}; only fees "
-                "paid in the quote asset can be imported for now (record this trade by hand "
-                "with its fee in USD)."
-            )
+        fee, fee_asset = _asset_amount(r["fee"], (quote, base), "fee", implied=fee_coin)
     when = parse_trade_date(r["date"] or _missing("date"), now=now)
-    return _row(side, base, qty, price, fee, when)
+    return _binance_row(side, pair, qty, price, fee, fee_asset, when)
+
+
+def _parse_binance_classic(r: Mapping[str, str], now: datetime) -> ImportRow:
+    """The older export: ``Amount`` in the coin, ``Total`` in the quote, ``Fee Coin``."""
+    pair = _binance_pair(r["pair"])
+    side = _side_of(r["side"], _GENERIC_SIDES)
+    price = parse_amount(r["price"], what="price", allow_zero=True)
+    qty = parse_amount(r["quantity"], what="amount", allow_zero=True)
+    parse_amount(r["total"] or "0", what="total", allow_zero=True)
+    fee = parse_amount(r.get("fee") or "0", what="fee", allow_zero=True)
+    fee_asset = r.get("fee_coin", "").strip().upper()
+    if fee and not fee_asset:
+        raise UserInputError("the fee coin is missing.")
+    when = parse_trade_date(r["date"] or _missing("date"), now=now)
+    return _binance_row(side, pair, qty, price, fee, fee_asset or pair[1], when)
 
 
 _COINBASE_TRADES: dict[str, Side] = {
@@ -316,16 +424,12 @@ def _parse_coinbase(r: Mapping[str, str], now: datetime) -> ImportRow | SkippedR
             raise UserInputError("the transaction type is missing.")
         return SkippedRow(0, kind[:40], f"{kind[:40]} is not a buy or sell")
     symbol = _symbol_of(r["asset"])
-    currency = r.get("currency", "").strip().upper() or "USD"
-    if currency not in USD_LIKE:
-        raise UserInputError(
-            f"the price is in {currency[:10]}; only US-dollar prices can be imported for now."
-        )
+    currency = _currency_of(r.get("currency", "") or "USD", "price")
     qty = parse_amount(_unsigned(r["quantity"]), what="quantity")
     price = parse_amount(_unsigned(r["price"]), what="price", allow_zero=True)
     fee = parse_amount(_unsigned(r.get("fee", "")) or "0", what="fee", allow_zero=True)
     when = parse_trade_date(_coinbase_time(r["date"]) or _missing("timestamp"), now=now)
-    return _row(side, symbol, qty, price, fee, when)
+    return _row(side, symbol, qty, price, fee, when, currency)
 
 
 _FORMATS = (
@@ -339,7 +443,7 @@ _FORMATS = (
             "price": ("price",),
             "fee": ("fee",),
         },
-        {"id": ("id",)},
+        {"id": ("id",), "currency": ("currency",)},
         _parse_generic,
         id_column="id",
     ),
@@ -352,8 +456,21 @@ _FORMATS = (
             "price": ("price",),
             "executed": ("executed", "filled"),
         },
-        {"amount": ("amount", "total"), "fee": ("fee",)},
+        {"amount": ("amount", "total"), "fee": ("fee",), "fee_coin": ("fee coin", "fee asset")},
         _parse_binance,
+    ),
+    _Format(
+        "binance",
+        {
+            "date": ("date(utc)", "date (utc)", "date"),
+            "pair": ("market", "pair"),
+            "side": ("type", "side"),
+            "price": ("price",),
+            "quantity": ("amount",),
+            "total": ("total",),
+        },
+        {"fee": ("fee",), "fee_coin": ("fee coin", "fee asset")},
+        _parse_binance_classic,
     ),
     _Format(
         "coinbase",

@@ -13,6 +13,20 @@ ever exceeds what was held at its time, whether the change is a new sell, an edi
 the deletion of a buy. Prices come from :class:`~tools.market.service.PriceService`;
 every report carries its sources, notes and the simulated-data notice.
 
+Concurrency: every write that checks the history (record, edit, delete, import, currency
+switch) first locks the owner's user row in its own transaction
+(:meth:`storage.UserRepository.lock`: ``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's
+``BEGIN IMMEDIATE`` already serialises writers) and only then reads the trades. Two
+concurrent sells of the whole position are therefore checked one after the other: the
+second sees the first and is refused.
+
+Currency: each portfolio is kept in one currency (:data:`PORTFOLIO_CURRENCIES`, USD by
+default, or the user's base currency for a new portfolio). Prices and fees of its
+trades are in that currency, and current quotes and history are asked for in it, so
+summaries, risk, value history, rebalancing and tax reports are all in it.
+:meth:`PortfolioService.set_currency` switches a portfolio only while it holds no
+trades: the stored amounts would otherwise change meaning.
+
 Storage errors are translated here: :class:`storage.DuplicateError` and
 :class:`storage.ConstraintError` become :class:`~tools.errors.UserInputError`.
 """
@@ -51,7 +65,14 @@ from tools.identity import UserRef
 from tools.market.format import format_money
 from tools.market.service import PriceService, data_notice
 from tools.market.types import DataOrigin, Quote
-from tools.portfolio.amounts import format_cash, format_quantity, parse_amount, parse_trade_date
+from tools.portfolio.amounts import (
+    format_cash,
+    format_quantity,
+    money_currency,
+    parse_amount,
+    parse_trade_date,
+)
+from tools.portfolio.fees import FeeRates, convert_fees
 from tools.portfolio.holdings import PortfolioSummary, holdings
 from tools.portfolio.imports_formats import ImportRow, RowError
 from tools.portfolio.lots import TradeRecord, match_lots, parse_method
@@ -64,6 +85,8 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "EXPORT_COLUMNS",
+    "PORTFOLIO_CURRENCIES",
+    "CurrencyResult",
     "ImportOutcome",
     "PortfolioService",
     "RebalanceResult",
@@ -76,7 +99,10 @@ __all__ = [
 ]
 
 #: Columns of :meth:`PortfolioService.export_csv`.
-EXPORT_COLUMNS = ("date", "side", "symbol", "quantity", "price", "fee", "id")
+EXPORT_COLUMNS = ("date", "side", "symbol", "quantity", "price", "fee", "id", "currency")
+#: Currencies a portfolio can be kept in (the market quotes and has history in each).
+PORTFOLIO_CURRENCIES = ("USD", "EUR")
+_CURRENCY_SIGNS = {"$": "USD", "€": "EUR"}
 MAX_PER_PAGE = 100
 MAX_RISK_DAYS = 365
 MAX_RISK_SYMBOLS = 25
@@ -192,6 +218,23 @@ class RebalanceResult:
 
 
 @dataclass(frozen=True, slots=True)
+class CurrencyResult:
+    """A portfolio's currency, after :meth:`PortfolioService.set_currency` or as it is.
+
+    Attributes:
+        portfolio: Portfolio name.
+        currency: ``"USD"`` or ``"EUR"``.
+        changed: The call switched (or created) the portfolio.
+        message: One plain-text sentence for the user.
+    """
+
+    portfolio: str
+    currency: str
+    changed: bool
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class ImportOutcome:
     """What :meth:`PortfolioService.add_imported` did (or would do, on a dry run).
 
@@ -201,6 +244,8 @@ class ImportOutcome:
         duplicates: Rows whose external id the portfolio already holds (left out).
         errors: Rows refused (unknown coin, oversell...); nothing is stored then.
         stored: Whether the new rows were written.
+        notes: How fees paid in another asset were valued.
+        notice: The simulated/replayed data notice when such a fee used non-live prices.
     """
 
     portfolio: str
@@ -208,6 +253,8 @@ class ImportOutcome:
     duplicates: int
     errors: tuple[RowError, ...] = ()
     stored: bool = False
+    notes: tuple[str, ...] = ()
+    notice: str | None = None
 
 
 class _ImportRefused(Exception):
@@ -263,6 +310,7 @@ class PortfolioService:
         self._prices = prices
         self._clock = clock or SystemClock()
         self._max_trades = max_trades
+        self._fee_rates = FeeRates(prices, clock=self._clock)
 
     # -- trades ---------------------------------------------------------------------------
 
@@ -286,15 +334,17 @@ class PortfolioService:
             side: ``buy``/``bought`` or ``sell``/``sold``.
             symbol: Coin ticker or name (``BTC``, ``ethereum``).
             quantity: Coins traded (``0.5``, ``"1.5k"``).
-            price: Price per coin in the portfolio's currency; the current price when
-                omitted (only for trades of the last 24 hours).
+            price: Price per coin in the portfolio's currency (``"48k"``, ``"€45,000"``;
+                an amount naming another currency is refused); the current price in
+                that currency when omitted (only for trades of the last 24 hours).
             date: When (``None`` is now; ISO date/datetime, ``today``, ``yesterday``).
             fee: Fee paid in the portfolio's currency (default 0).
             portfolio: Portfolio name; ``None`` for the default one.
             note: Free text kept with the trade.
 
         Raises:
-            UserInputError: Invalid input, unknown coin, or a sell of more than was held.
+            UserInputError: Invalid input, unknown coin, a sell of more than was held,
+                or a price or fee in another currency than the portfolio's.
             LimitError: The portfolio is full.
             MarketDataUnavailableError: No price given and none available.
         """
@@ -310,6 +360,8 @@ class PortfolioService:
             coin_notes.append(resolution.note)
         coin = resolution.coin
         currency = await self._currency_for(user, name)
+        _check_money(price, "price", currency)
+        _check_money(fee, "fee", currency)
         used_current = price is None
         notice = None
         if price is None:
@@ -328,9 +380,10 @@ class PortfolioService:
         clean_note = None if note is None else str(note).strip()[:500] or None
 
         async with self._db.transaction() as session:
-            owner = await self._owner(session, user, now)
+            owner = await self._locked_owner(session, user, now)
             repo = PortfolioRepository(session)
             row = await repo.get_or_create_default(owner.id, currency, now=now, name=name)
+            _same_currency(row, currency)
             trades = TradeRepository(session)
             count = await trades.count(row.id)
             if count >= self._max_trades:
@@ -443,6 +496,9 @@ class PortfolioService:
     ) -> TradeResult:
         """Change fields of one of the user's trades, re-validating the whole history.
 
+        Nothing is changed when anything is wrong. Price and fee are in the portfolio's
+        currency (an amount naming another currency is refused).
+
         Raises:
             NotFoundError: No such trade among the user's.
             UserInputError: Nothing to change, an invalid value, or a change that makes
@@ -482,6 +538,11 @@ class PortfolioService:
         async with self._db.transaction() as session:
             repo = TradeRepository(session)
             row = await _owned_trade(UserRepository(session), repo, user, wanted)
+            portfolio = await PortfolioRepository(session).get(row.portfolio_id)
+            currency = portfolio.base_currency.upper() if portfolio is not None else "USD"
+            name = portfolio.name if portfolio is not None else DEFAULT_PORTFOLIO_NAME
+            _check_money(price, "price", currency)
+            _check_money(fee, "fee", currency)
             before = _record(row)
             after = TradeRecord(
                 row.id,
@@ -508,12 +569,69 @@ class PortfolioService:
             for field_name, new_value in changes.items():
                 setattr(row, field_name, new_value)
             await session.flush()
-            portfolio = await PortfolioRepository(session).get(row.portfolio_id)
-            currency = portfolio.base_currency if portfolio is not None else "USD"
-            name = portfolio.name if portfolio is not None else DEFAULT_PORTFOLIO_NAME
             view = _view(row, currency)
         return TradeResult(
             view, name, _confirmation("Updated", view, name, False), notes=tuple(notes)
+        )
+
+    # -- currency -------------------------------------------------------------------------
+
+    async def currency(self, user: UserRef, portfolio: str | None = None) -> CurrencyResult:
+        """The currency a portfolio is kept in (a default portfolio not created yet: the
+        one it would get).
+
+        Raises:
+            NotFoundError: A named portfolio that does not exist.
+        """
+        name = _portfolio_name(portfolio)
+        _, currency, _ = await self._load(user, name)
+        return CurrencyResult(name, currency, False, f'Portfolio "{name}" is kept in {currency}.')
+
+    async def set_currency(
+        self, user: UserRef, currency: str, portfolio: str | None = None
+    ) -> CurrencyResult:
+        """Keep a portfolio in ``currency`` (USD or EUR), creating it if it does not exist.
+
+        A portfolio that holds trades is not switched: their prices and fees were given
+        in its currency and would change meaning.
+
+        Args:
+            user: Whose portfolio.
+            currency: ``"USD"``/``"EUR"`` (case-insensitive; ``$`` and ``€`` too).
+            portfolio: Portfolio name; ``None`` for the default one.
+
+        Raises:
+            UserInputError: A currency other than USD or EUR, or a portfolio with trades
+                in another currency.
+        """
+        name = _portfolio_name(portfolio)
+        code = _currency_code(currency)
+        now = self._clock.now()
+        async with self._db.transaction() as session:
+            owner = await self._locked_owner(session, user, now)
+            repo = PortfolioRepository(session)
+            row = await repo.get_by_name(owner.id, name)
+            if row is None:
+                await repo.get_or_create_default(owner.id, code, now=now, name=name)
+                return CurrencyResult(
+                    name, code, True, f'Created portfolio "{name}", kept in {code}.'
+                )
+            old = row.base_currency.upper()
+            if old == code:
+                return CurrencyResult(
+                    name, code, False, f'Portfolio "{name}" is already kept in {code}.'
+                )
+            count = await TradeRepository(session).count(row.id)
+            if count:
+                raise UserInputError(
+                    f'Portfolio "{name}" holds {count} trade{"s" if count != 1 else ""} '
+                    f"priced in {old}; switching it to {code} would change what those "
+                    f"amounts mean. Keep {code} trades in a new portfolio, or delete these "
+                    "trades first."
+                )
+            await PortfolioRepository(session).set_base_currency(row, code)
+        return CurrencyResult(
+            name, code, True, f'Portfolio "{name}" is now kept in {code} (was {old}).'
         )
 
     # -- holdings -------------------------------------------------------------------------
@@ -522,11 +640,19 @@ class PortfolioService:
         self,
         user: UserRef,
         portfolio: str | None = None,
-        base: str = "USD",
+        base: str | None = None,
         *,
         method: str = "FIFO",
     ) -> SummaryReport:
-        """Holdings, value and P&L at current prices (one batched quote request).
+        """Holdings, value and P&L at current prices in the portfolio's currency (one
+        batched quote request).
+
+        Args:
+            user: Whose portfolio.
+            portfolio: Portfolio name; ``None`` for the default one.
+            base: The currency the caller expects (``None``: the portfolio's); another
+                currency than the portfolio's is refused rather than mislabelled.
+            method: Cost-basis method for realised P&L.
 
         Raises:
             UserInputError: A base currency other than the portfolio's, or a bad method.
@@ -535,7 +661,8 @@ class PortfolioService:
         name = _portfolio_name(portfolio)
         chosen = parse_method(method)
         records, currency, coin_ids = await self._load(user, name)
-        _check_base(base, currency)
+        if base is not None:
+            _check_base(base, currency)
         held = _held_symbols(records)
         prices = await self._quote_symbols({s: coin_ids[s] for s in held}, currency)
         summary = holdings(records, prices.by_symbol, prev_prices=prices.previous, method=chosen)
@@ -707,15 +834,16 @@ class PortfolioService:
         method: str = "FIFO",
         portfolio: str | None = None,
     ) -> TaxReport:
-        """Realised gains per lot for ``year`` (all years when ``None``).
+        """Realised gains per lot for ``year`` (all years when ``None``), in the
+        portfolio's currency (:attr:`TaxReport.currency`).
 
         Raises:
             UserInputError: A year outside 2009 to this year, or a bad method.
         """
         name = _portfolio_name(portfolio)
         chosen = parse_method(method)
-        records, _, _ = await self._load(user, name)
-        return tax_report(records, year, chosen, today=self._clock.now().date())
+        records, currency, _ = await self._load(user, name)
+        return tax_report(records, year, chosen, today=self._clock.now().date(), currency=currency)
 
     async def tax_csv(
         self,
@@ -728,9 +856,10 @@ class PortfolioService:
         return form_8949_csv(await self.tax(user, year, method, portfolio))
 
     async def export_csv(self, user: UserRef, portfolio: str | None = None) -> str:
-        """Every trade as CSV, oldest first: ``date,side,symbol,quantity,price,fee,id``."""
+        """Every trade as CSV, oldest first:
+        ``date,side,symbol,quantity,price,fee,id,currency`` (:data:`EXPORT_COLUMNS`)."""
         name = _portfolio_name(portfolio)
-        records, _, _ = await self._load(user, name)
+        records, currency, _ = await self._load(user, name)
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow(EXPORT_COLUMNS)
@@ -744,6 +873,7 @@ class PortfolioService:
                     f"{t.price:f}",
                     f"{t.fee:f}",
                     t.id,
+                    currency,
                 )
             )
         return out.getvalue()
@@ -762,19 +892,21 @@ class PortfolioService:
         """Validate imported trades against the portfolio and store them all, or none.
 
         Rows whose ``external_id`` the portfolio already holds are left out (so
-        importing a file twice adds nothing). Coins are resolved, then the history with
-        the new rows is checked with :func:`match_lots`: every sell exceeding what was
-        held is reported with its line. Any error means nothing is stored.
+        importing a file twice adds nothing). Coins are resolved, rows priced in another
+        currency than the portfolio's are refused, fees paid in a third asset are valued
+        at that asset's close on the trade's day (:mod:`tools.portfolio.fees`; a fee
+        without a price is a row error), then the history with the new rows is checked
+        with :func:`match_lots`: every sell exceeding what was held is reported with its
+        line. Any error means nothing is stored.
 
         Args:
             user: Who imports.
-            rows: Parsed rows (prices and fees in USD).
+            rows: Parsed rows (prices and fees in each row's currency).
             portfolio: Portfolio name (created on a real import if missing).
             source: Importer's name, kept with each trade.
             dry_run: Only check; store nothing (and create nothing).
 
         Raises:
-            UserInputError: The portfolio's currency is not USD.
             LimitError: The portfolio would hold more trades than allowed.
         """
         now = self._clock.now()
@@ -791,13 +923,16 @@ class PortfolioService:
                 continue
             coins[symbol] = (coin.symbol.upper(), coin.id)
         currency = await self._currency_for(user, name)
-        if currency != "USD":
-            raise UserInputError(
-                f'Portfolio "{name}" is in {currency}; files priced in US dollars can only be '
-                "imported into a USD portfolio."
-            )
+        errors.extend(_currency_errors(rows, currency, name))
         if errors:
             return ImportOutcome(name, 0, 0, tuple(sorted(errors, key=lambda e: e.line)))
+        conversion = await convert_fees(self._fee_rates, rows)
+        if conversion.errors:
+            return ImportOutcome(name, 0, 0, conversion.errors)
+        rows = conversion.rows
+        fee_note = conversion.summary()
+        notes = (fee_note,) if fee_note else ()
+        notice = data_notice(self._prices.market, conversion.origins)
         if dry_run:
             async with self._db.transaction(readonly=True) as session:
                 try:
@@ -808,13 +943,16 @@ class PortfolioService:
                 stored = [] if row is None else list(await repo.list_all(row.id))
                 problems, fresh, dupes = self._check_import(stored, rows, coins, name)
                 self._check_room(name, len(stored), len(fresh))
-            return ImportOutcome(name, len(fresh), dupes, tuple(problems))
+            return ImportOutcome(
+                name, len(fresh), dupes, tuple(problems), notes=notes, notice=notice
+            )
         try:
             async with self._db.transaction() as session:
-                owner = await self._owner(session, user, now)
+                owner = await self._locked_owner(session, user, now)
                 row = await PortfolioRepository(session).get_or_create_default(
                     owner.id, currency, now=now, name=name
                 )
+                _same_currency(row, currency)
                 trades = TradeRepository(session)
                 stored = list(await trades.list_all(row.id))
                 problems, fresh, dupes = self._check_import(stored, rows, coins, name)
@@ -831,6 +969,7 @@ class PortfolioService:
                         price=r.price,
                         executed_at=r.executed_at,
                         fee=r.fee,
+                        note=r.note,
                         source=source[:32],
                         external_id=r.external_id,
                     )
@@ -844,7 +983,9 @@ class PortfolioService:
                     ) from exc
         except _ImportRefused as refused:
             return ImportOutcome(name, 0, 0, tuple(refused.errors))
-        return ImportOutcome(name, added, dupes + len(fresh) - added, (), stored=True)
+        return ImportOutcome(
+            name, added, dupes + len(fresh) - added, (), True, notes=notes, notice=notice
+        )
 
     def _check_room(self, name: str, held: int, adding: int) -> None:
         if held + adding > self._max_trades:
@@ -917,6 +1058,15 @@ class PortfolioService:
             user.platform, user.platform_user_id, display_name=user.display_name, now=now
         )
         return row
+
+    async def _locked_owner(self, session: Any, user: UserRef, now: datetime) -> User:
+        """The user's row (created on first use), locked until the transaction ends.
+
+        Taken before reading the trades a write will check, so concurrent writes of one
+        user are checked one after the other (see the module docstring).
+        """
+        owner = await self._owner(session, user, now)
+        return await UserRepository(session).lock(owner.id) or owner
 
     async def _find_portfolio(self, session: Any, user: UserRef, name: str) -> Portfolio | None:
         """The user's portfolio ``name``; ``None`` when the default one is not created yet.
@@ -1117,6 +1267,53 @@ def _not_found(trade_id: int) -> NotFoundError:
     return NotFoundError(f"No trade #{trade_id} in your portfolios.")
 
 
+def _currency_code(currency: str) -> str:
+    text = str(currency).strip()
+    code = _CURRENCY_SIGNS.get(text, text.upper())
+    if code not in PORTFOLIO_CURRENCIES:
+        listed = " or ".join(PORTFOLIO_CURRENCIES)
+        raise UserInputError(
+            f'A portfolio can be kept in {listed}; "{text[:10]}" is not one of them.'
+        )
+    return code
+
+
+def _check_money(value: object, what: str, currency: str) -> None:
+    """Refuse an amount typed in another currency than the portfolio's (``$10`` for EUR)."""
+    named = money_currency(value)
+    if named is not None and named != currency.upper():
+        raise UserInputError(
+            f'The {what} "{str(value).strip()[:30]}" is in {named}, but this portfolio is '
+            f"kept in {currency.upper()}; give the {what} in {currency.upper()}."
+        )
+
+
+def _same_currency(row: Portfolio, currency: str) -> None:
+    """Refuse a write prepared for ``currency`` when the portfolio was switched meanwhile."""
+    if row.base_currency.upper() != currency.upper():
+        raise UserInputError(
+            f'Portfolio "{row.name}" was just switched to {row.base_currency.upper()}; '
+            "please try again."
+        )
+
+
+def _currency_errors(rows: Sequence[ImportRow], currency: str, name: str) -> list[RowError]:
+    """One file-level error per currency in the file that is not the portfolio's."""
+    other: dict[str, int] = {}
+    for r in rows:
+        if r.currency is not None and r.currency != currency:
+            other[r.currency] = other.get(r.currency, 0) + 1
+    return [
+        RowError(
+            0,
+            f"{n} row{'s are' if n != 1 else ' is'} priced in {code}, but portfolio "
+            f'"{name}" is kept in {currency}; import {"them" if n != 1 else "it"} into a '
+            f"{code} portfolio (an empty portfolio can be switched to {code}).",
+        )
+        for code, n in other.items()
+    ]
+
+
 def _check_base(base: str, currency: str) -> None:
     if str(base).strip().upper() != currency.upper():
         raise UserInputError(
@@ -1238,9 +1435,16 @@ def _pct_text(weight: Decimal) -> str:
 async def _owned_trade(
     users: UserRepository, repo: TradeRepository, user: UserRef, trade_id: int
 ) -> Trade:
-    """The trade ``trade_id`` if ``user`` owns it; the same NotFoundError otherwise."""
+    """The trade ``trade_id`` if ``user`` owns it; the same NotFoundError otherwise.
+
+    The owner's row is locked first (until the transaction ends), so the history read
+    next cannot change under the caller's check.
+    """
     owner = await users.get_by_platform_id(user.platform, user.platform_user_id)
-    row = None if owner is None else await repo.get_owned(trade_id, owner.id)
+    if owner is None:
+        raise _not_found(trade_id)
+    await users.lock(owner.id)
+    row = await repo.get_owned(trade_id, owner.id)
     if row is None:
         raise _not_found(trade_id)
     return row

@@ -143,6 +143,7 @@ class TaxReport:
         short_term: Totals of all short-term rows.
         long_term: Totals of all long-term rows.
         total_gain: Net gain of all rows.
+        currency: Currency of every amount (the trades').
     """
 
     year: int | None
@@ -153,6 +154,7 @@ class TaxReport:
     short_term: TermTotals
     long_term: TermTotals
     total_gain: Decimal
+    currency: str = "USD"
 
 
 def check_tax_year(year: int, today: date | None = None) -> int:
@@ -200,6 +202,7 @@ def tax_report(
     method: str = "FIFO",
     *,
     today: date | None = None,
+    currency: str = "USD",
 ) -> TaxReport:
     """Compute the realised gains of a trade history.
 
@@ -209,6 +212,7 @@ def tax_report(
         year: Report only sales in this calendar year (UTC); ``None`` for all.
         method: Cost-basis method, ``"FIFO"``, ``"LIFO"`` or ``"HIFO"``.
         today: The current date, for validating ``year``; UTC today when omitted.
+        currency: Currency of the trades' prices and fees, carried to the report.
 
     Returns:
         The rows, per-year and per-term totals, and a one-sentence explanation.
@@ -223,10 +227,10 @@ def tax_report(
     with gc_paused():
         result = match_lots(trades, method)
         with localcontext(EXACT_CONTEXT):
-            return _report(result, year)
+            return _report(result, year, currency.upper())
 
 
-def _report(result: LotResult, year: int | None) -> TaxReport:
+def _report(result: LotResult, year: int | None, currency: str) -> TaxReport:
     rows: list[TaxRow] = []
     per_year: dict[int, tuple[_Sums, _Sums]] = {}
     for d in result.disposals:
@@ -265,6 +269,7 @@ def _report(result: LotResult, year: int | None) -> TaxReport:
         short_term=short_term,
         long_term=long_term,
         total_gain=short_term.gain + long_term.gain,
+        currency=currency,
     )
 
 

@@ -12,6 +12,7 @@ from tools.market.format import format_money, format_pct
 from tools.portfolio.amounts import format_cash, format_quantity
 from tools.portfolio.holdings import Position
 from tools.portfolio.service import (
+    CurrencyResult,
     RebalanceResult,
     RiskResult,
     SummaryReport,
@@ -28,6 +29,7 @@ __all__ = [
     "render_summary",
     "render_targets",
     "render_tax",
+    "render_currency",
     "render_trade",
     "render_trades",
 ]
@@ -38,6 +40,11 @@ def _tail(notes: tuple[str, ...], notice: str | None) -> list[str]:
     if notice:
         lines.append(notice)
     return lines
+
+
+def render_currency(result: CurrencyResult) -> str:
+    """The portfolio's currency, or the switch just made."""
+    return result.message
 
 
 def render_trade(result: TradeResult) -> str:
@@ -149,8 +156,13 @@ def render_rebalance(result: RebalanceResult) -> str:
     return "\n".join([*lines, *_tail(result.notes, result.notice)])
 
 
-def render_tax(report: TaxReport, currency: str = "USD") -> str:
-    """Totals per term and per year, and the method in one sentence."""
+def render_tax(report: TaxReport, currency: str | None = None) -> str:
+    """Totals per term and per year, and the method in one sentence.
+
+    Amounts are in ``currency`` (default: the report's). Form 8949 is filed in US
+    dollars, so a report in another currency says so.
+    """
+    currency = (currency or report.currency).upper()
     period = str(report.year) if report.year is not None else "all years"
     if not report.rows:
         return f"No sales in {period}, so no realised gains or losses. ({report.method})"
@@ -169,4 +181,9 @@ def render_tax(report: TaxReport, currency: str = "USD") -> str:
     if report.year is None and len(report.years) > 1:
         lines += [f"{y.year}: {format_cash(y.gain, currency)}" for y in report.years]
     lines.append(report.explanation)
+    if currency != "USD":
+        lines.append(
+            f"Amounts are in {currency}, as this portfolio's trades; Form 8949 is filed in "
+            "US dollars, so convert them before using the CSV for it."
+        )
     return "\n".join(lines)

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from tools.errors import UserInputError
-from tools.portfolio.amounts import format_cash, parse_amount, parse_trade_date
+from tools.portfolio.amounts import format_cash, money_currency, parse_amount, parse_trade_date
 
 NOW = datetime(2026, 11, 21, 12, tzinfo=UTC)
 
@@ -123,3 +123,20 @@ def test_format_cash() -> None:
     assert format_cash(Decimal("1234.5"), "USD") == "$1,234.50"
     assert format_cash(Decimal("-3.104"), "usd") == "-$3.10"
     assert format_cash(Decimal("12"), "CHF") == "12.00 CHF"
+
+
+@pytest.mark.parametrize(
+    ("text", "currency", "amount"),
+    [
+        ("$10,000", "USD", Decimal(10000)),
+        ("10 usd", "USD", Decimal(10)),
+        ("€45k", "EUR", Decimal(45000)),
+        ("45k EUR", "EUR", Decimal(45000)),
+        ("45,000€", "EUR", Decimal(45000)),
+        ("0.5", None, Decimal("0.5")),
+    ],
+)
+def test_money_currency(text: str, currency: str | None, amount: Decimal) -> None:
+    assert money_currency(text) == currency
+    assert parse_amount(text, what="price") == amount
+    assert money_currency(Decimal(5)) is None

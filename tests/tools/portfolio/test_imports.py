@@ -73,14 +73,16 @@ def test_binance_format() -> None:
 
 def test_binance_bad_rows_are_reported_by_line() -> None:
     preview = parse_trades_csv(fixture("binance_bad.csv"), now=NOW)
-    assert [e.line for e in preview.errors] == [2, 3, 4]
+    assert [e.line for e in preview.errors] == [3, 4]
     messages = [e.message for e in preview.errors]
-    assert "BNB" in messages[0] and "quote asset" in messages[0]
-    assert "ETH/BTC" in messages[1] and "US dollars" in messages[1]
-    assert "0.5BTC" in messages[2] or "executed quantity" in messages[2]
-    assert [r.line for r in preview.rows] == [5]
-    assert "3 rows with errors" in preview.summary()
-    assert str(preview.errors[0]).startswith("line 2: ")
+    assert "ETH/BTC" in messages[0] and "US dollars" in messages[0]
+    assert "0.5BTC" in messages[1] and "executed quantity" in messages[1]
+    # line 2's fee is paid in BNB: read, and left in BNB for the service to convert
+    assert [r.line for r in preview.rows] == [2, 5]
+    bnb = preview.rows[0]
+    assert (bnb.fee, bnb.fee_asset, bnb.currency) == (Decimal("0.0005"), "BNB", "USD")
+    assert "2 rows with errors" in preview.summary()
+    assert str(preview.errors[0]).startswith("line 3: ")
 
 
 def test_split_pair() -> None:
@@ -115,11 +117,14 @@ def test_coinbase_format_with_preamble() -> None:
     )
 
 
-def test_coinbase_non_usd_price_is_an_error() -> None:
-    text = fixture("coinbase.csv").replace(",Buy,BTC,0.5,USD,", ",Buy,BTC,0.5,EUR,")
+def test_coinbase_price_currencies() -> None:
+    text = fixture("coinbase.csv").replace(",Buy,BTC,0.5,USD,", ",Buy,BTC,0.5,GBP,")
     preview = parse_trades_csv(text, now=NOW)
     assert [e.line for e in preview.errors] == [6]
-    assert "EUR" in preview.errors[0].message
+    assert "GBP" in preview.errors[0].message and "euros" in preview.errors[0].message
+    euro = fixture("coinbase.csv").replace(",USD,", ",EUR,")
+    assert {r.currency for r in parse_trades_csv(euro, now=NOW).rows} == {"EUR"}
+    assert {r.currency for r in parse_trades_csv(fixture("coinbase.csv"), now=NOW).rows} == {"USD"}
 
 
 def test_external_ids_are_stable_and_distinct() -> None:
@@ -200,8 +205,8 @@ async def test_bad_rows_store_nothing(db: Database) -> None:
     service = make(db)
     result = await import_trades(service, ALICE, fixture("binance_bad.csv"), dry_run=False)
     assert not result.ok and not result.stored and result.new == 0
-    assert [e.line for e in result.errors] == [2, 3, 4]
-    assert "Nothing was imported" in result.message and "line 2:" in result.message
+    assert [e.line for e in result.errors] == [3, 4]
+    assert "Nothing was imported" in result.message and "line 3:" in result.message
     assert await count_trades(service) == 0
 
 

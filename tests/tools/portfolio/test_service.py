@@ -317,7 +317,16 @@ async def test_export_csv(db: Database) -> None:
     assert (
         tuple(rows[0])
         == EXPORT_COLUMNS
-        == ("date", "side", "symbol", "quantity", "price", "fee", "id")
+        == ("date", "side", "symbol", "quantity", "price", "fee", "id", "currency")
     )
-    assert rows[1] == ["2026-02-01T10:00:00Z", "buy", "ETH", "1.25", "2000", "1", str(buy.trade.id)]
+    assert rows[1] == [
+        "2026-02-01T10:00:00Z",
+        "buy",
+        "ETH",
+        "1.25",
+        "2000",
+        "1",
+        str(buy.trade.id),
+        "USD",
+    ]
     assert len(list(csv.reader(io.StringIO(await service.export_csv(BOB))))) == 1
