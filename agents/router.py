@@ -81,7 +81,7 @@ def chat_reply(intent: ChatIntent) -> str:
     """Words for a reply that needs no tool."""
     if intent.kind == "refusal":
         return prompts.render("refusal", reason=intent.reason or "that request is not valid.")
-    if intent.kind == "unclear" and intent.reason:
+    if intent.kind in ("unclear", "command") and intent.reason:
         return intent.reason
     return prompts.load(intent.kind)
 

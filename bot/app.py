@@ -336,6 +336,7 @@ async def open_app(
             admin_ids=settings.admin_ids,
             clock=clock,
             webhooks=settings.delivery.webhook_secret is not None,
+            default_depeg_pct=settings.depeg.warn_pct,
         )
         if settings.market is MarketMode.OFFLINE:
             logger.info(

@@ -108,7 +108,11 @@ class User(Base):
     digest_enabled: Mapped[bool] = mapped_column(Boolean(), default=True)
     base_currency: Mapped[str] = mapped_column(String(10), default="USD")
     depeg_alerts_enabled: Mapped[bool] = mapped_column(Boolean(), default=True)
-    depeg_threshold_pct: Mapped[Decimal] = mapped_column(DecimalType(), default=Decimal("0.5"))
+    #: The user's own depeg alert threshold (percent); ``None`` follows the server's
+    #: warning tier (``CRYPTOGUARD_DEPEG__WARN_PCT``).
+    depeg_threshold_pct: Mapped[Decimal | None] = mapped_column(
+        DecimalType(), nullable=True, default=None
+    )
     is_admin: Mapped[bool] = mapped_column(Boolean(), default=False)
     reachable: Mapped[bool] = mapped_column(Boolean(), default=True)
     unreachable_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)

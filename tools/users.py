@@ -46,6 +46,7 @@ class UserService:
         admin_ids: ``platform:user-id`` strings granted admin rights by configuration.
         clock: Time source.
         webhooks: Whether this server signs and sends webhooks (a secret is configured).
+        default_depeg_pct: The depeg threshold of users who never chose one.
     """
 
     def __init__(
@@ -55,9 +56,11 @@ class UserService:
         admin_ids: list[str] | None = None,
         clock: Clock | None = None,
         webhooks: bool = False,
+        default_depeg_pct: Decimal = Decimal("0.5"),
     ):
         self._db = db
         self._webhooks = webhooks
+        self._default_depeg = default_depeg_pct
         self._admins = set(admin_ids or [])
         self._clock = clock or SystemClock()
 
@@ -78,7 +81,7 @@ class UserService:
             if row.is_admin != is_admin:
                 await repo.update(row, is_admin=is_admin)
             await repo.touch(row, now)
-            return _profile(row, created)
+            return _profile(row, created, self._default_depeg)
 
     async def update_settings(
         self,
@@ -129,7 +132,7 @@ class UserService:
                 details={k: str(v) for k, v in fields.items()},
                 now=now,
             )
-            return _profile(row, created), changes
+            return _profile(row, created, self._default_depeg), changes
 
     async def set_depeg_alerts(self, user: UserRef, enabled: bool) -> tuple[UserProfile, list[str]]:
         """Turn the user's default stablecoin depeg alerts on or off.
@@ -151,7 +154,7 @@ class UserService:
                 now=now,
             )
             word = "enabled" if enabled else "disabled"
-            return _profile(row, created), [f"Stablecoin depeg alerts {word}."]
+            return _profile(row, created, self._default_depeg), [f"Stablecoin depeg alerts {word}."]
 
     async def set_webhook(self, user: UserRef, url: str | None) -> tuple[UserProfile, list[str]]:
         """Also send the user's alerts to their own HTTPS endpoint, as JSON signed with
@@ -192,7 +195,7 @@ class UserService:
                 if checked
                 else "Webhook delivery turned off."
             )
-            return _profile(row, created), [change]
+            return _profile(row, created, self._default_depeg), [change]
 
     async def remember_coins(self, user: UserRef, symbols: list[str]) -> None:
         """Count coins the user asked about, so the assistant knows their favourites."""
@@ -233,7 +236,7 @@ class UserService:
             row = await UserRepository(session).get_by_platform_id(
                 user.platform, user.platform_user_id
             )
-            return None if row is None else _profile(row, False)
+            return None if row is None else _profile(row, False, self._default_depeg)
 
 
 #: Where a user's webhook URL is kept in their long-term memory.
@@ -266,7 +269,7 @@ def recipient_of(user: User) -> str:
     return str(user.chat_id)
 
 
-def _profile(row: User, created: bool) -> UserProfile:
+def _profile(row: User, created: bool, default_depeg: Decimal) -> UserProfile:
     return UserProfile(
         id=row.id,
         platform=row.platform,
@@ -277,7 +280,9 @@ def _profile(row: User, created: bool) -> UserProfile:
         digest_time=row.digest_time,
         digest_enabled=row.digest_enabled,
         depeg_alerts_enabled=row.depeg_alerts_enabled,
-        depeg_threshold_pct=row.depeg_threshold_pct,
+        depeg_threshold_pct=(
+            row.depeg_threshold_pct if row.depeg_threshold_pct is not None else default_depeg
+        ),
         is_admin=row.is_admin,
         favourite_coins=favourites(row.memory),
         webhook_url=webhook_of(row),

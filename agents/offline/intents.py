@@ -64,9 +64,11 @@ HYPOTHETICAL = _C(
     r"\bwhat\s+if\b|\bwould\b|\bshould\s+i\b|\bif\s+i\s+had\b|\bcould\s+i\b|\bwant\s+to\b|"
     r"\bgoing\s+to\b|\bplanning\b|\bthinking\s+(?:of|about)\b|\bwill\s+i\b|\bshall\s+i\b"
 )
+#: Verbs that delete an alert. Pausing words ("mute", "disable", "turn off") are not among
+#: them: pausing is a command the agent only points to (:mod:`agents.offline.commands`).
 _DELETE = (
-    r"\b(?:delete|remove|cancel|stop|disable|kill|drop|clear|dismiss|mute|turn\s+off|"
-    r"get\s+rid\s+of|deactivate|erase|unset|del|scrap|ditch|wipe|purge|nuke)\b"
+    r"\b(?:delete|remove|cancel|stop|kill|drop|clear|dismiss|get\s+rid\s+of|erase|unset|del|"
+    r"scrap|ditch|wipe|purge|nuke)\b"
 )
 
 TOOL_CUES: dict[str, tuple[tuple[re.Pattern[str], float], ...]] = {

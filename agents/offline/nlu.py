@@ -1,11 +1,13 @@
 """The offline model's language understanding: one message in, a tool call or a reply out.
 
 ``understand(text, available_tools=..., context=...)`` normalises the message, refuses
-requests about other users, scores every tool on cue phrases (:mod:`.intents`), extracts
-the winning tool's arguments (:mod:`.args`) and falls back to a follow-up of the previous
-turn, a chat intent or, when one is configured, the sentence-embedding classifier
-(:mod:`.encoder`). It needs nothing beyond the standard library and the coin catalogue,
-and takes well under a millisecond per message.
+requests about other users, points requests that only a slash command serves to it
+(:mod:`.commands`: pausing and resuming alerts, the fired-alert history), scores every
+tool on cue phrases (:mod:`.intents`), extracts the winning tool's arguments
+(:mod:`.args`) and falls back to a follow-up of the previous turn, a chat intent or, when
+one is configured, the sentence-embedding classifier (:mod:`.encoder`). It needs nothing
+beyond the standard library and the coin catalogue, and takes well under a millisecond
+per message.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from agents.offline import args as arg
 from agents.offline.answers import yes_or_no
+from agents.offline.commands import alert_command
 from agents.offline.entities import find_timezone, names_strategy
 from agents.offline.intents import (
     MIN_SCORE,
@@ -130,11 +133,14 @@ class OfflineNLU:
             return ChatIntent("unclear", _UNCLEAR)
         if targets_other_users(doc):
             return ChatIntent("refusal", REFUSE_OTHER_USERS)
+        last = context.last_tool if context else None
+        command = alert_command(doc, last)
+        if command is not None:
+            return command  # pausing, resuming, fired alerts: no tool, only a command
         p = Parsed(doc, self._today(), _NOT_TICKERS)
         scores = score_tools(doc, _signals(p))
         ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0] not in available_tools))
         (tool, best), second = ranked[0], ranked[1][1]
-        last = context.last_tool if context else None
         if last == "list_alerts" and _DELETE_LISTED.match(doc.low):
             return ToolIntent("list_alerts", {}, 0.7, for_each_alert="delete_alert")
 

@@ -2,9 +2,9 @@
 
 ``understand`` (in :mod:`agents.offline.nlu`) turns one user message into either a
 :class:`ToolIntent` (call this tool with these arguments) or a :class:`ChatIntent`
-(answer in words: a greeting, help, an off-topic note, a clarifying question or a
-refusal). :class:`TurnContext` carries the previous turn's tool call for follow-ups
-such as "and SOL?".
+(answer in words: a greeting, help, an off-topic note, a clarifying question, a
+refusal or a pointer to a slash command). :class:`TurnContext` carries the previous
+turn's tool call for follow-ups such as "and SOL?".
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-ChatKind = Literal["greeting", "off_topic", "help", "unclear", "refusal"]
+ChatKind = Literal["greeting", "off_topic", "help", "unclear", "refusal", "command"]
 
 #: Chat kinds by name (to turn a classifier's label into a :data:`ChatKind`).
 CHAT_KINDS: dict[str, ChatKind] = {
@@ -88,7 +88,8 @@ class ChatIntent:
 
     Attributes:
         kind: ``greeting``, ``off_topic``, ``help``, ``unclear`` (a clarifying question is
-            due) or ``refusal`` (the request is invalid or not allowed).
+            due), ``refusal`` (the request is invalid or not allowed) or ``command`` (only
+            a slash command does it, such as ``/pause ID``; the reason names it).
         reason: A plain sentence for the user (why it was refused, what is missing).
     """
 

@@ -146,16 +146,20 @@ class UserRepository(Repository):
         with translating("listing depeg alert users"):
             return (await self.session.scalars(stmt.order_by(User.id))).all()
 
-    async def depeg_thresholds(self) -> list[Decimal]:
-        """The distinct default depeg thresholds of reachable users with depeg alerts on."""
+    async def depeg_thresholds(self) -> list[Decimal | None]:
+        """The distinct depeg thresholds of reachable users with depeg alerts on
+        (``None`` for users following the server's default)."""
         stmt = (
             select(User.depeg_threshold_pct)
             .where(User.depeg_alerts_enabled.is_(True), User.reachable.is_(True))
             .distinct()
         )
         with translating("listing depeg thresholds"):
-            found = {Decimal(str(v)) for v in (await self.session.scalars(stmt)).all()}
-        return sorted(found)
+            found = {
+                None if v is None else Decimal(str(v))
+                for v in (await self.session.scalars(stmt)).all()
+            }
+        return sorted(found, key=lambda v: (v is not None, v or 0))
 
     async def delete(self, user: User) -> None:
         """Delete the user and everything they own (portfolios, trades, alerts...)."""

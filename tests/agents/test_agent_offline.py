@@ -124,3 +124,24 @@ async def test_price_on_a_past_day_is_a_history_lookup(
         ("price_history", {"symbol": "BTC", "date": "2026-11-01"})
     ]
     assert "2026-11-01" in reply.text and "$" in reply.text
+
+
+async def test_pausing_and_fired_alerts_get_the_command_and_change_nothing(
+    app: App, me: tuple[UserRef, ChatRef]
+) -> None:
+    assert app.agent is not None
+    alert = (await app.alerts.create(me[0], "price_above", "BTC", 200_000)).alert
+    await app.agent.reply(*me, "price of btc")  # the tester's session: a BTC quote first
+    for text, command in (
+        (f"pause alert {alert.id}", f"/pause {alert.id}"),
+        ("show my alert history", "/alerts history"),
+        ("resume alert 3", "/resume 3"),
+        ("mute my btc alert", "/pause"),
+        ("snooze alert 2", "/pause 2"),
+        ("what alerts fired today", "/alerts history"),
+        ("history of my alerts", "/alerts history"),
+    ):
+        reply = await app.agent.reply(*me, text)
+        assert reply.tool_calls == [], text
+        assert command in reply.text and "from chat" in reply.text, reply.text
+    assert [(v.id, v.status) for v in await app.alerts.list(me[0])] == [(alert.id, "active")]

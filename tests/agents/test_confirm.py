@@ -107,12 +107,13 @@ async def test_a_single_delete_runs_at_once(app: App, me: Me) -> None:
     assert await _ids(app, me[0]) == [b]
 
 
-async def test_delete_all_lists_first_and_asks(app: App, me: Me) -> None:
+@pytest.mark.parametrize("request_text", ["remove all my alerts", "delete all my alerts"])
+async def test_delete_all_lists_first_and_asks(app: App, me: Me, request_text: str) -> None:
     assert app.agent is not None
     other = UserRef("telegram", f"{me[0].platform_user_id}9", "Other")
     (theirs,) = await _alerts(app, other, 1)
     mine = await _alerts(app, me[0], 3)
-    asked = await app.agent.reply(*me, "remove all my alerts")
+    asked = await app.agent.reply(*me, request_text)
     assert [t.name for t in asked.tool_calls] == ["list_alerts"]
     assert ", ".join(f"#{n}" for n in mine) + "?" in asked.text
     assert await _ids(app, me[0]) == mine
@@ -130,10 +131,13 @@ async def test_delete_them_all_after_a_listing(app: App, me: Me) -> None:
     assert "confirm" in asked.text and await _ids(app, me[0]) == mine
 
 
-async def test_delete_all_with_one_alert_needs_no_question(app: App, me: Me) -> None:
+@pytest.mark.parametrize("request_text", ["delete every alert", "delete all my alerts"])
+async def test_delete_all_with_one_alert_needs_no_question(
+    app: App, me: Me, request_text: str
+) -> None:
     assert app.agent is not None
     await _alerts(app, me[0], 1)
-    reply = await app.agent.reply(*me, "delete every alert")
+    reply = await app.agent.reply(*me, request_text)
     assert [(t.name, t.status) for t in reply.tool_calls] == [
         ("list_alerts", "ok"),
         ("delete_alert", "ok"),

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Column, Integer, MetaData, inspect
+from sqlalchemy import Column, Integer, MetaData, inspect, text
 from sqlalchemy.engine import Connection
 
 from storage import (
@@ -94,3 +94,34 @@ def test_alembic_command_line_uses_env_url(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stderr
     assert "0003 (head)" in result.stdout
     assert db_path.exists()
+
+
+async def test_0003_default_depeg_thresholds_follow_the_server(empty_database_url: str) -> None:
+    await upgrade_database(empty_database_url, "0002")
+    engine = create_engine(empty_database_url)
+    try:
+        async with engine.begin() as conn:
+            for uid, pct in (("1", 0.5), ("2", 1.5)):
+                await conn.execute(
+                    text(
+                        "INSERT INTO users (platform, platform_user_id, timezone, digest_time, "
+                        "digest_enabled, base_currency, depeg_alerts_enabled, "
+                        "depeg_threshold_pct, is_admin, reachable, created_at, memory) VALUES "
+                        "('telegram', :uid, 'UTC', '09:00:00', false, 'USD', true, "
+                        ":pct, false, true, CURRENT_TIMESTAMP, '{}')"
+                    ),
+                    {"uid": uid, "pct": pct},
+                )
+        await upgrade_database(engine, "0003")
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                text("SELECT platform_user_id, depeg_threshold_pct FROM users ORDER BY 1")
+            )
+            found = {uid: pct for uid, pct in rows.all()}
+        assert found["1"] is None and float(found["2"]) == 1.5
+        await downgrade_database(engine, "0002")
+        async with engine.connect() as conn:
+            rows = await conn.execute(text("SELECT depeg_threshold_pct FROM users ORDER BY 1"))
+            assert sorted(float(v) for (v,) in rows.all()) == [0.5, 1.5]
+    finally:
+        await engine.dispose()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, inspect, select, text
 
 from storage import (
     ConstraintError,
@@ -86,16 +86,33 @@ async def test_migration_0002_upgrades_and_downgrades(empty_database_url: str) -
     await upgrade_database(empty_database_url, "0001")
     db = Database(create_engine(empty_database_url))
     try:
-        owner = await make_user(db)  # data written before the upgrade survives it
+        owner = await make_legacy_user(db)  # data written before the upgrade survives it
         await upgrade_database(db.engine, "0002")
         assert await current_revision(db.engine) == "0002"
         async with db.transaction() as session:
-            await SavedFormulaRepository(session).create(owner.id, "x", "CLOSE", now=NOW)
+            await SavedFormulaRepository(session).create(owner, "x", "CLOSE", now=NOW)
         await downgrade_database(db.engine, "0001")
         async with db.engine.connect() as conn:
             tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
         assert "saved_formulas" not in tables and "users" in tables
-        async with db.transaction() as session:
-            assert await session.get(User, owner.id) is not None
+        async with db.engine.connect() as conn:
+            found = await conn.execute(text("SELECT id FROM users WHERE id = :id"), {"id": owner})
+            assert found.scalar_one() == owner
     finally:
         await db.dispose()
+
+
+async def make_legacy_user(db: Database) -> int:
+    """A user row written with the 0001 schema (every NOT NULL column of that time)."""
+    async with db.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO users (platform, platform_user_id, timezone, digest_time, "
+                "digest_enabled, base_currency, depeg_alerts_enabled, depeg_threshold_pct, "
+                "is_admin, reachable, created_at, memory) VALUES ('telegram', '1', 'UTC', "
+                "'09:00:00', false, 'USD', true, 0.5, false, true, :now, '{}')"
+            ),
+            {"now": NOW},
+        )
+        row = await conn.execute(text("SELECT id FROM users WHERE platform_user_id = '1'"))
+        return int(row.scalar_one())

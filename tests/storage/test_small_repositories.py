@@ -233,7 +233,4 @@ async def test_depeg_thresholds_are_distinct_and_skip_opted_out(db: Database) ->
         await repo.mark_unreachable(users[3], "blocked", NOW)
         await repo.update(users[3], depeg_threshold_pct=Decimal("7"))
     async with db.transaction() as session:
-        assert await UserRepository(session).depeg_thresholds() == [
-            Decimal("0.5"),
-            Decimal("1.5"),
-        ]
+        assert await UserRepository(session).depeg_thresholds() == [None, Decimal("1.5")]

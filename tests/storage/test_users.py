@@ -25,7 +25,7 @@ async def test_get_or_create_creates_once_with_defaults(db: Database) -> None:
     assert again.id == user.id
     assert (user.timezone, user.base_currency, user.digest_time) == ("UTC", "USD", time(8, 0))
     assert user.digest_enabled is True and user.depeg_alerts_enabled is True
-    assert user.depeg_threshold_pct == Decimal("0.5")
+    assert user.depeg_threshold_pct is None  # follows the server's default
     assert user.reachable is True and user.is_admin is False
     assert user.created_at == NOW and user.last_seen_at == NOW
 

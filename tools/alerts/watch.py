@@ -191,7 +191,7 @@ class MarketWatch:
         logger.debug("market tick: %s", report)
         return report
 
-    async def _sync(self, now: datetime) -> list[Decimal]:
+    async def _sync(self, now: datetime) -> list[Decimal | None]:
         """Expire due alerts, follow alert changes, and list the users' depeg thresholds."""
         since = self._synced_at
         overlap = None if since is None else since - timedelta(seconds=SYNC_OVERLAP_S)
@@ -240,11 +240,14 @@ class MarketWatch:
         ]
 
     def _observe_depeg(
-        self, healths: Sequence[StablecoinHealth], thresholds: Sequence[Decimal], now: datetime
+        self,
+        healths: Sequence[StablecoinHealth],
+        thresholds: Sequence[Decimal | None],
+        now: datetime,
     ) -> dict[str, list[DepegEvent]]:
         """Feed every monitor; events by monitor key."""
         wanted = {threshold_key(self.policy.thresholds.warn_pct)}
-        wanted |= {threshold_key(t) for t in thresholds if t > 0}
+        wanted |= {threshold_key(t) for t in thresholds if t is not None and t > 0}
         for key in wanted - self._monitors.keys():
             self._monitors[key] = DepegMonitor(
                 self._thresholds(Decimal(key)), **self._monitor_options()
@@ -364,7 +367,9 @@ class MarketWatch:
         users = await UserRepository(session).list_depeg_recipients()
         by_threshold: dict[str, list[User]] = {}
         for user in users:
-            by_threshold.setdefault(threshold_key(user.depeg_threshold_pct), []).append(user)
+            own = user.depeg_threshold_pct
+            pct = own if own is not None else self.policy.thresholds.warn_pct
+            by_threshold.setdefault(threshold_key(pct), []).append(user)
         default_key = threshold_key(self.policy.thresholds.warn_pct)
         chats = await ChatSubscriptionRepository(session).list_by_kind("depeg")
         for key, found in events.items():

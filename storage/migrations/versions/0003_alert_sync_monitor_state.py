@@ -9,11 +9,14 @@ Create Date: 2026-11-21
 * ``alert_events.fired_at`` index: "alerts fired in the last 24 hours" for digests.
 * ``monitor_state``: durable JSON state of background monitors (depeg state machines).
 * ``outbox.recipient`` widened to 2048 characters (webhook URLs).
+* ``users.depeg_threshold_pct`` nullable: ``NULL`` follows the server's warning tier;
+  rows still at the old built-in default (0.5) become ``NULL``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,6 +32,10 @@ depends_on: str | Sequence[str] | None = None
 
 def _json() -> sa.types.TypeEngine[Any]:
     return sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+def _decimal() -> sa.types.TypeEngine[Decimal]:
+    return sa.Numeric(38, 18).with_variant(sa.String(48), "sqlite")
 
 
 def _ts() -> sa.DateTime:
@@ -47,6 +54,12 @@ def upgrade() -> None:
         batch.alter_column(
             "recipient", existing_type=sa.String(64), type_=sa.String(2048), nullable=False
         )
+    with op.batch_alter_table("users") as batch:
+        batch.alter_column("depeg_threshold_pct", existing_type=_decimal(), nullable=True)
+    op.execute(
+        "UPDATE users SET depeg_threshold_pct = NULL "
+        "WHERE CAST(depeg_threshold_pct AS NUMERIC) = 0.5"
+    )
     op.create_table(
         "monitor_state",
         sa.Column("key", sa.String(200), nullable=False),
@@ -59,6 +72,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Drop what :func:`upgrade` added."""
     op.drop_table("monitor_state")
+    op.execute("UPDATE users SET depeg_threshold_pct = '0.5' WHERE depeg_threshold_pct IS NULL")
+    with op.batch_alter_table("users") as batch:
+        batch.alter_column("depeg_threshold_pct", existing_type=_decimal(), nullable=False)
     with op.batch_alter_table("outbox") as batch:
         batch.alter_column(
             "recipient", existing_type=sa.String(2048), type_=sa.String(64), nullable=False

@@ -418,7 +418,7 @@ def test_any_text_gives_a_well_formed_intent(text: str) -> None:
         for symbol in intent.args.get("symbols", []) + [intent.args.get("symbol") or "X"]:
             assert symbol == symbol.upper()
     else:
-        assert intent.kind in ("greeting", "off_topic", "help", "unclear", "refusal")
+        assert intent.kind in ("greeting", "off_topic", "help", "unclear", "refusal", "command")
 
 
 _WORDS = st.sampled_from(
@@ -529,3 +529,71 @@ def test_a_bare_answer_with_no_question_pending(text: str) -> None:
     intent = ask(text)
     assert isinstance(intent, ChatIntent) and intent.reason
     assert "Nothing is waiting" in intent.reason
+
+
+# --- alert requests only a command serves ----------------------------------------------------
+
+#: The previous turn of the tester's session: a BTC quote (it made "pause alert 1" a BTC alert).
+AFTER_BTC_QUOTE = TurnContext("get_price", {"symbols": ["BTC"]})
+
+
+@pytest.mark.parametrize("context", [None, AFTER_BTC_QUOTE, TurnContext("list_alerts", {})])
+@pytest.mark.parametrize(
+    ("text", "commands"),
+    [
+        ("pause alert 1", ["/pause 1", "/resume 1"]),
+        ("resume alert 3", ["/resume 3"]),
+        ("mute my btc alert", ["/pause", "/alerts"]),
+        ("snooze alert 2", ["/pause 2", "/resume 2"]),
+        ("put alert 3 on hold", ["/pause 3"]),
+        ("disable alert 4", ["/pause 4"]),
+        ("turn off the alert for btc above 100k", ["/pause", "/alerts"]),
+        ("pause alerts 1 and 2", ["/pause 1 and /pause 2", "/resume 1 and /resume 2"]),
+        ("unmute alert 2", ["/resume 2"]),
+        ("turn alert 3 back on", ["/resume 3"]),
+        ("show my alert history", ["/alerts history"]),
+        ("what alerts fired today", ["/alerts history"]),
+        ("history of my alerts", ["/alerts history"]),
+        ("did my eth alert go off?", ["/alerts history"]),
+    ],
+)
+def test_pausing_resuming_and_fired_alerts_point_to_the_command(
+    text: str, commands: list[str], context: TurnContext | None
+) -> None:
+    intent = ask(text, context)
+    assert isinstance(intent, ChatIntent) and intent.kind == "command", intent
+    assert intent.reason and "from chat" in intent.reason
+    for command in commands:
+        assert command in intent.reason
+
+
+@pytest.mark.parametrize(
+    ("text", "command"),
+    [("pause it", "/pause"), ("mute them all", "/pause"), ("resume", "/resume")],
+)
+def test_pausing_the_alerts_just_shown(text: str, command: str) -> None:
+    intent = ask(text, TurnContext("list_alerts", {}))
+    assert isinstance(intent, ChatIntent) and intent.reason and command in intent.reason
+
+
+@pytest.mark.parametrize(
+    ("text", "tool", "args"),
+    [
+        ("pause the digest", "update_settings", {"digest_enabled": False}),
+        ("turn off the daily digest", "update_settings", {"digest_enabled": False}),
+        (
+            "turn on an alert for btc above 100k",
+            "create_alert",
+            {"kind": "price_above", "symbol": "BTC", "threshold": 100000},
+        ),
+        (
+            "set an alert to fire at 100k for btc",
+            "create_alert",
+            {"kind": "price_above", "symbol": "BTC", "threshold": 100000},
+        ),
+        ("stop alert 2", "delete_alert", {"alert_id": 2}),
+        ("btc price history", "price_history", {"symbol": "BTC"}),
+    ],
+)
+def test_near_misses_keep_their_tool(text: str, tool: str, args: dict[str, Any]) -> None:
+    assert call(text) == (tool, args)
