@@ -9,9 +9,11 @@ deployments use the same database through a psycopg pool (autocommit, as
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
@@ -37,6 +39,16 @@ def checkpoint_location(database_url: str) -> tuple[str, str]:
 SETUP_LOCK_KEY = 0x43475F434B5054  # "CG_CKPT"
 
 
+async def _lock_setup(conn: Any) -> None:
+    """Take the set-up lock, polling (see the comment where it is used)."""
+    while True:
+        cursor = await conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (SETUP_LOCK_KEY,))
+        row = await cursor.fetchone()
+        if row["ok"] if isinstance(row, dict) else row[0]:
+            return
+        await asyncio.sleep(0.2)
+
+
 @asynccontextmanager
 async def open_checkpointer(database_url: str) -> AsyncIterator[BaseCheckpointSaver[str]]:
     """Open the checkpointer that belongs with ``database_url``; closed on exit."""
@@ -59,8 +71,11 @@ async def open_checkpointer(database_url: str) -> AsyncIterator[BaseCheckpointSa
             # Processes starting together must not race to create the checkpoint
             # tables (concurrent CREATE TABLE IF NOT EXISTS can fail in PostgreSQL):
             # one sets them up while the others wait on a session advisory lock.
+            # The waiters poll pg_try_advisory_lock instead of blocking in
+            # pg_advisory_lock: the set-up runs CREATE INDEX CONCURRENTLY, which waits for
+            # every open transaction, including a blocked lock request (a deadlock).
             async with pool.connection() as lock:
-                await lock.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK_KEY,))
+                await _lock_setup(lock)
                 try:
                     await saver.setup()
                 finally:

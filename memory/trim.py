@@ -40,9 +40,7 @@ class TrimHistoryMiddleware(AgentMiddleware[AgentState[Any], Any]):
             raise ValueError("max_exchanges must be at least 1")
         self.max_exchanges = max_exchanges
 
-    def before_model(
-        self, state: AgentState[Any], runtime: Runtime[Any]
-    ) -> dict[str, Any] | None:
+    def before_model(self, state: AgentState[Any], runtime: Runtime[Any]) -> dict[str, Any] | None:
         """Drop everything before the N-th last human message."""
         kept = trim_history(list(state["messages"]), self.max_exchanges)
         if kept is None:

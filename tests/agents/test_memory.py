@@ -52,3 +52,23 @@ def test_checkpoint_locations() -> None:
         "postgres",
         "postgresql://u:p@h:5432/db",
     )
+
+
+async def test_processes_starting_together_set_the_checkpointer_up_once(
+    empty_database_url: str,
+) -> None:
+    """Several processes on a fresh database: no CREATE TABLE race, no deadlock (the
+    set-up's CREATE INDEX CONCURRENTLY must not wait on a blocked lock request)."""
+    import asyncio
+    from contextlib import AsyncExitStack
+
+    from memory import open_checkpointer
+
+    async def open_one(stack: AsyncExitStack) -> object:
+        return await stack.enter_async_context(open_checkpointer(empty_database_url))
+
+    async with AsyncExitStack() as stack:
+        savers = await asyncio.wait_for(
+            asyncio.gather(*(open_one(stack) for _ in range(3))), timeout=60
+        )
+    assert len(savers) == 3
