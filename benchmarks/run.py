@@ -23,6 +23,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -142,6 +143,18 @@ def startup_benchmarks() -> list[tuple[str, str, str]]:
     return rows
 
 
+def _by_path(name: str) -> Any:
+    """A benchmark module loaded from its file (``telegram.py`` would shadow the library)."""
+    import importlib.util
+
+    path = ROOT / "benchmarks" / name
+    spec = importlib.util.spec_from_file_location(f"bench_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def main() -> None:
     import agent  # benchmarks/*.py, next to this file
     import alerts
@@ -156,7 +169,7 @@ def main() -> None:
     rows = startup_benchmarks() + asyncio.run(market_benchmarks())
     rows += indicators.rows() + formula.rows() + backtest.rows() + charts.rows()
     rows += tax.rows() + agent.rows()
-    rows += alerts.rows() + tick.rows() + digest.rows()
+    rows += alerts.rows() + tick.rows() + digest.rows() + _by_path("telegram.py").rows()
     width = max(len(r[0]) for r in rows)
     print(f"{'benchmark'.ljust(width)}  {'result':>12}  ratio / note")
     for name, value, note in rows:

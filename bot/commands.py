@@ -106,6 +106,10 @@ class Commands:
         self._handlers.update(PortfolioCommands(app.portfolios, user, attach).commands())
         self._handlers.update(AlertCommands(app.alerts, user).commands())
         self._handlers.update(DigestCommands(app.digests, app.users, user, attach).commands())
+        if chat.platform != "console":
+            # /import FILE reads a path on this machine: only for its local (console) user.
+            # Chat front-ends import an uploaded file instead.
+            self._handlers.pop("import", None)
 
     def names(self) -> list[str]:
         """Every command name, sorted."""

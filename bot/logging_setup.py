@@ -45,3 +45,6 @@ def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
     root.setLevel(level)
     for noisy in ("httpx", "httpcore", "apscheduler", "aiosqlite", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # With max_retries=0 PTB's rate limiter logs every 429 as an error with a traceback;
+    # the notifier and the dispatcher handle RetryAfter (deferral) and log it themselves.
+    logging.getLogger("telegram.ext.AIORateLimiter").setLevel(logging.CRITICAL)

@@ -65,7 +65,11 @@ class UserService:
         self._clock = clock or SystemClock()
 
     async def ensure(self, user: UserRef, chat: ChatRef | None = None) -> UserProfile:
-        """Register ``user`` on first contact, record activity, and return the profile."""
+        """Register ``user`` on first contact, record activity, and return the profile.
+
+        A message in a private chat also makes an unreachable user (who had blocked the
+        bot) reachable again.
+        """
         now = self._clock.now()
         chat_id = chat.chat_id if chat is not None and chat.private else None
         async with self._db.transaction() as session:
@@ -80,6 +84,9 @@ class UserService:
             is_admin = f"{user.platform}:{user.platform_user_id}" in self._admins
             if row.is_admin != is_admin:
                 await repo.update(row, is_admin=is_admin)
+            if chat_id is not None and not row.reachable:
+                # They wrote to the bot in private again (unblocked it): deliver again.
+                await repo.mark_reachable(row)
             await repo.touch(row, now)
             return _profile(row, created, self._default_depeg)
 

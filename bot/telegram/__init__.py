@@ -1,4 +1,5 @@
-"""The Telegram front-end: HTML formatting, the outbox notifier, and (later) the bot itself."""
+"""The Telegram front-end: the bot (commands, agent, groups), HTML formatting, and the
+outbox notifier."""
 
 import os
 

