@@ -269,11 +269,18 @@ def recipient_of(user: User) -> str:
     """Where pushed messages for ``user`` go on their platform (the outbox recipient).
 
     Their private chat with the bot when known, else their platform id. Console users
-    all share chat 0, so they are told apart by their platform id.
+    all share chat 0, so they are told apart by their platform id; Discord messages a
+    user by their user id (the DM channel is opened on demand).
     """
-    if user.platform == "console" or user.chat_id is None:
+    if user.platform in ("console", "discord") or user.chat_id is None:
         return user.platform_user_id
     return str(user.chat_id)
+
+
+def chat_recipient(platform: str, chat_id: int) -> str:
+    """The outbox recipient of a subscribed group chat or channel (Discord channels are
+    marked, since a bare Discord id would be taken for a user)."""
+    return f"channel:{chat_id}" if platform == "discord" else str(chat_id)
 
 
 def _profile(row: User, created: bool, default_depeg: Decimal) -> UserProfile:

@@ -103,3 +103,20 @@ async def test_long_term_memory_keeps_favourite_coins(db: Database) -> None:
     await service.remember_coins(UserRef("telegram", "nobody"), ["DOGE"])  # unknown user: no-op
     profile = await service.get_profile(ALICE)
     assert profile is not None and profile.favourite_coins == ("ETH", "BTC", "SOL")
+
+
+def test_outbox_addresses_per_platform() -> None:
+    from storage.models import User
+    from tools.users import channel_of, chat_recipient, recipient_of
+
+    telegram = User(platform="telegram", platform_user_id="7", chat_id=7)
+    discord = User(platform="discord", platform_user_id="1234", chat_id=98765)
+    console = User(platform="console", platform_user_id="alice", chat_id=0)
+    assert [recipient_of(u) for u in (telegram, discord, console)] == ["7", "1234", "alice"]
+    assert [channel_of(u) for u in (telegram, discord, console)] == [
+        "telegram",
+        "discord",
+        "console:alice",
+    ]
+    assert chat_recipient("discord", 55) == "channel:55"
+    assert chat_recipient("telegram", -100123) == "-100123"

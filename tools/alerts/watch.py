@@ -51,7 +51,7 @@ from tools.errors import CryptoGuardError
 from tools.identity import UserRef
 from tools.market.service import PriceService
 from tools.market.stablecoins import PegThresholds, StablecoinHealth, assess
-from tools.users import channel_of, recipient_of, webhook_of
+from tools.users import channel_of, chat_recipient, recipient_of, webhook_of
 
 logger = logging.getLogger(__name__)
 
@@ -392,7 +392,7 @@ class MarketWatch:
                     messages += [
                         NewMessage(
                             chat.platform,
-                            str(chat.chat_id),
+                            chat_recipient(chat.platform, chat.chat_id),
                             payload,
                             f"depeg:{stamp}:chat:{chat.platform}:{chat.chat_id}",
                         )

@@ -69,7 +69,7 @@ from tools.digest.store import claim_digests, enqueue_all, recorded_digests
 from tools.errors import CryptoGuardError
 from tools.identity import UserRef
 from tools.market.service import PriceService, data_notice
-from tools.users import channel_of, recipient_of
+from tools.users import channel_of, chat_recipient, recipient_of
 
 __all__ = ["Digest", "DigestService", "Summariser", "SweepStats"]
 
@@ -394,9 +394,11 @@ class DigestService:
                 "scope": "chat"}  # fmt: skip
         try:
             message = NewMessage(
-                chat.channel, str(chat.chat_id), _payload(head, body, shared, chart_path, data),
+                chat.channel,
+                chat_recipient(chat.channel, chat.chat_id),
+                _payload(head, body, shared, chart_path, data),
                 chat.key,
-            )  # fmt: skip
+            )
             async with self._db.transaction() as session:
                 created = await enqueue_all(session, [message], now=now)
         except StorageError as exc:
