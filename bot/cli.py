@@ -31,6 +31,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+discord_app = typer.Typer(help="Discord front-end.", no_args_is_help=True)
+app.add_typer(discord_app, name="discord")
 
 
 def _version(value: bool) -> None:
@@ -280,6 +282,32 @@ def db_upgrade(
         typer.echo(render_error(exc), err=True)
         raise typer.Exit(1) from None
     typer.echo(f"Database at revision {revision}.")
+
+
+@discord_app.command("sync")
+def discord_sync(
+    guild: Annotated[
+        int | None, typer.Option("--guild", help="Sync to this server only (instant)")
+    ] = None,
+) -> None:
+    """Register the slash commands with Discord: globally, or in one server."""
+
+    async def body(application: App) -> str:
+        from bot.discord.bot import DiscordFrontEnd
+        from tools.errors import ConfigurationError
+
+        token = application.settings.discord.token
+        if token is None:
+            raise ConfigurationError("No Discord token is set (CRYPTOGUARD_DISCORD__TOKEN).")
+        frontend = DiscordFrontEnd(application, token.get_secret_value(), auto_sync=False)
+        try:
+            synced = await frontend.sync(guild)
+        finally:
+            await frontend.stop()
+        where = f"to server {guild}" if guild is not None else "globally"
+        return f"Synced {len(synced)} slash commands {where}."
+
+    typer.echo(_run(body))
 
 
 def main() -> None:

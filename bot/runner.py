@@ -17,6 +17,7 @@ from typing import Any
 
 from bot.app import App
 from bot.console import Console
+from bot.discord.bot import DiscordFrontEnd
 from bot.jobs import BackgroundJobs
 from bot.scheduler import build_scheduler
 from bot.telegram.bot import TelegramFrontEnd, WebhookOptions
@@ -39,12 +40,15 @@ async def run_application(app: App) -> int:
     if settings.telegram.token is not None:
         telegram = open_telegram(app)
         notifiers[telegram.notifier.channel] = telegram.notifier
+    discord: DiscordFrontEnd | None = None
     if settings.discord.token is not None:
-        logger.error(
-            "A Discord token is set, but the Discord front-end is not part of this version "
-            "yet; it is not started."
+        discord = DiscordFrontEnd(
+            app,
+            settings.discord.token.get_secret_value(),
+            test_guild_id=settings.discord.test_guild_id,
         )
-    if telegram is None:
+        notifiers[discord.notifier.channel] = discord.notifier
+    if telegram is None and discord is None:
         console = Console(app, color=sys.stdout.isatty())
         notifier = console.notifier()
         notifiers[notifier.channel] = notifier
@@ -59,12 +63,16 @@ async def run_application(app: App) -> int:
     try:
         if telegram is not None:
             await telegram.start()
+        if discord is not None:
+            await discord.start()
         if settings.scheduler_enabled:
             jobs = BackgroundJobs(app, scheduler, notifiers)
             background = asyncio.create_task(jobs.run(stop), name="background-jobs")
         waits: set[asyncio.Task[Any]] = {asyncio.create_task(stop.wait())}
         if telegram is not None:
             waits.add(asyncio.create_task(telegram.conflict.wait()))
+        if discord is not None and discord.gateway is not None:
+            waits.add(discord.gateway)
         console_task: asyncio.Task[bool] | None = None
         if console is not None:
             await app.users.ensure(console.user, console.chat)
@@ -78,15 +86,20 @@ async def run_application(app: App) -> int:
             logger.info("Console input closed; running until stopped (SIGTERM)")
             done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
-            task.cancel()
+            if discord is None or task is not discord.gateway:  # closed by discord.stop()
+                task.cancel()
         if telegram is not None and telegram.conflict.is_set():
             exit_code = 3
+        elif discord is not None and discord.gateway is not None and discord.gateway.done():
+            exit_code = 4  # the gateway connection was given up: let a supervisor restart
     finally:
         stop.set()
         if background is not None:
             await background
         if telegram is not None:
             await telegram.stop()
+        if discord is not None:
+            await discord.stop()
         if scheduler.running:
             scheduler.shutdown(wait=False)
         for sig in (signal.SIGTERM, signal.SIGINT):
