@@ -37,6 +37,7 @@ from dataclasses import dataclass, replace
 
 import discord
 
+from bot.layout import table_lines
 from tools.attachments import Attachment
 
 __all__ = [
@@ -126,12 +127,6 @@ _BLOCK_PREFIX = re.compile(r"^(?:#{1,3} |-# |>>> |> )")
 _FENCE = re.compile(r"^ {0,3}```[\w+#.\-]{0,20}[ \t]{0,8}$")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
-# A run of two or more blanks (or a tab) between two visible characters: a column gap.
-_GAP = re.compile(r"\S(?: {2,}|\t)\s*\S")
-# A gap that is clearly a column gap even on a line of its own.
-_STRONG_GAP = re.compile(r"(?:[^\s.!?:;,] {2,}|\S {3,}|\S\t)\s*\S")
-_RULE = re.compile(r"^[ \t\-=+|:─━│┃┼╋═║╬]+$")
-
 
 # --------------------------------------------------------------------------- helpers
 
@@ -218,52 +213,6 @@ def safe_filename(name: str, index: int = 0) -> str:
 # ------------------------------------------------------------------ plain <-> markdown
 
 
-def _table_lines(lines: Sequence[str]) -> list[bool]:
-    """Which lines belong to an aligned block (tables, the command list).
-
-    A block is a run of non-blank lines with column gaps (two or more blanks between
-    visible characters), rule lines and indented continuations; it needs two aligned lines
-    or one whose gap is unmistakably a column gap. Lines containing ```` ``` ```` never
-    belong to one (they could end the code block).
-    """
-    n = len(lines)
-    flags = [False] * n
-    i = 0
-    while i < n:
-        if not lines[i].strip():
-            i += 1
-            continue
-        j = i
-        while j < n and lines[j].strip():
-            j += 1
-        k = i
-        while k < j:
-            if not _GAP.search(lines[k]) or "```" in lines[k]:
-                k += 1
-                continue
-            start = k
-            if start > i and _RULE.match(lines[start - 1]) and "```" not in lines[start - 1]:
-                start -= 1
-            end = k + 1
-            while (
-                end < j
-                and "```" not in lines[end]
-                and (
-                    _GAP.search(lines[end])
-                    or _RULE.match(lines[end])
-                    or (lines[end][:2].isspace() and len(lines[end]) > 2)
-                )
-            ):
-                end += 1
-            aligned = sum(1 for line in lines[start:end] if _GAP.search(line))
-            if aligned >= 2 or any(_STRONG_GAP.search(line) for line in lines[start:end]):
-                for m in range(start, end):
-                    flags[m] = True
-            k = end
-        i = j
-    return flags
-
-
 def to_markdown(plain: str) -> str:
     """Render a plain-text answer as Discord markdown.
 
@@ -277,7 +226,7 @@ def to_markdown(plain: str) -> str:
         Markdown for message content, an embed description or a field value.
     """
     lines = plain.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    table = _table_lines(lines)
+    table = table_lines(lines, never=lambda line: "```" in line)
     out: list[str] = []
     i = 0
     while i < len(lines):

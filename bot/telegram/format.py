@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import html as _html
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+from bot.layout import table_lines
 
 __all__ = [
     "CAPTION_LIMIT",
@@ -62,13 +63,6 @@ _BADGES = {
     "down": "📉",
 }
 
-# A run of two or more blanks between two visible characters: a column gap.
-_GAP = re.compile(r"\S(?: {2,}|\t)\s*\S")
-# A gap that is clearly a column gap even on a line of its own (not two spaces after the
-# end of a sentence or a label).
-_STRONG_GAP = re.compile(r"(?:[^\s.!?:;,] {2,}|\S {3,}|\S\t)\s*\S")
-# A rule line under a table header: dashes, equals signs, pipes, box-drawing characters.
-_RULE = re.compile(r"^[ \t\-=+|:─━│┃┼╋═║╬]+$")
 _TOKEN = re.compile(
     r"(?P<tag></?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?>)"
     r"|(?P<entity>&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{0,31});)",
@@ -147,49 +141,6 @@ def to_plain(html: str) -> str:
 # ------------------------------------------------------------------- plain -> HTML
 
 
-def _table_lines(lines: Sequence[str]) -> list[bool]:
-    """Which lines belong to an aligned block (rendered in ``<pre>``).
-
-    A block is a run of consecutive non-blank lines that are aligned (a gap of two or more
-    blanks between columns), indented continuations of such lines, or rule lines; it needs
-    two aligned lines, or one line whose gap is unmistakably a column gap.
-    """
-    n = len(lines)
-    flags = [False] * n
-    i = 0
-    while i < n:
-        if not lines[i].strip():
-            i += 1
-            continue
-        j = i
-        while j < n and lines[j].strip():
-            j += 1
-        # lines[i:j] is a paragraph (no blank lines); find aligned runs inside it.
-        k = i
-        while k < j:
-            if not _GAP.search(lines[k]):
-                k += 1
-                continue
-            start = k
-            # A header rule or an aligned header just above belongs to the block.
-            if start > i and _RULE.match(lines[start - 1]):
-                start -= 1
-            end = k + 1
-            while end < j and (
-                _GAP.search(lines[end])
-                or _RULE.match(lines[end])
-                or (lines[end][:2].isspace() and len(lines[end]) > 2)
-            ):
-                end += 1
-            aligned = sum(1 for line in lines[start:end] if _GAP.search(line))
-            if aligned >= 2 or any(_STRONG_GAP.search(line) for line in lines[start:end]):
-                for m in range(start, end):
-                    flags[m] = True
-            k = end
-        i = j
-    return flags
-
-
 def to_html(plain: str, *, bold_title: bool = False) -> str:
     """Render a plain-text reply as Telegram HTML.
 
@@ -205,7 +156,7 @@ def to_html(plain: str, *, bold_title: bool = False) -> str:
         HTML for ``parse_mode=HTML``.
     """
     lines = plain.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    table = _table_lines(lines)
+    table = table_lines(lines)
     out: list[str] = []
     i = 0
     while i < len(lines):
