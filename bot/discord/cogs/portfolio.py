@@ -41,6 +41,15 @@ IMPORT_TTL_S = 900.0
 Amount = app_commands.Range[str, 1, 40]
 
 
+#: The option descriptions of /portfolio buy and /portfolio sell.
+TRADE_OPTIONS = {
+    "symbol": "Coin",
+    "quantity": "How much, e.g. 0.5",
+    "price": "Price per coin, e.g. 48k (default: the current price)",
+    "date": "Trade date YYYY-MM-DD (default: now)",
+}
+
+
 class PortfolioCog(
     commands.GroupCog, group_name="portfolio", group_description="Your portfolio and trades"
 ):
@@ -72,12 +81,7 @@ class PortfolioCog(
         await answer(interaction, self.app, work, private=True, public=public)
 
     @app_commands.command(name="buy", description="Record a buy")
-    @app_commands.describe(
-        symbol="Coin",
-        quantity="How much, e.g. 0.5",
-        price="Price per coin, e.g. 48k (default: the current price)",
-        date="Trade date YYYY-MM-DD (default: now)",
-    )
+    @app_commands.describe(**TRADE_OPTIONS)
     async def buy(
         self,
         interaction: discord.Interaction,
@@ -90,12 +94,7 @@ class PortfolioCog(
         await self._trade(interaction, "buy", symbol, quantity, price, date)
 
     @app_commands.command(name="sell", description="Record a sell")
-    @app_commands.describe(
-        symbol="Coin",
-        quantity="How much, e.g. 0.5",
-        price="Price per coin, e.g. 52k (default: the current price)",
-        date="Trade date YYYY-MM-DD (default: now)",
-    )
+    @app_commands.describe(**TRADE_OPTIONS)
     async def sell(
         self,
         interaction: discord.Interaction,
