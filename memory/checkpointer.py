@@ -91,5 +91,24 @@ async def open_checkpointer(database_url: str) -> AsyncIterator[BaseCheckpointSa
 
     Path(where).parent.mkdir(parents=True, exist_ok=True)
     async with AsyncSqliteSaver.from_conn_string(where) as sqlite_saver:
-        await sqlite_saver.setup()
+        await _setup_sqlite(sqlite_saver)
         yield sqlite_saver
+
+
+async def _setup_sqlite(saver: Any, attempts: int = 8) -> None:
+    """Create the SQLite checkpoint tables, retrying while another process does the same
+    (switching the file to WAL needs a moment of exclusive access and does not wait for
+    it: two processes starting together get "database is locked")."""
+    import sqlite3
+
+    delay = 0.05
+    for attempt in range(attempts):
+        try:
+            await saver.setup()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            await saver.conn.rollback()  # an interrupted script may leave one open
+            await asyncio.sleep(delay)
+            delay *= 2
