@@ -165,6 +165,23 @@ async def answer(
     await follow_up(interaction, text, turn.collector.files, ephemeral=ephemeral)
 
 
+async def run_command(
+    interaction: discord.Interaction,
+    app: App,
+    name: str,
+    args: list[str],
+    *,
+    private: bool = False,
+    public: bool = False,
+) -> None:
+    """:func:`answer` with the shared command ``/name args`` (see ``bot.commands``)."""
+
+    async def work(turn: Turn) -> str:
+        return await turn.run(name, args)
+
+    await answer(interaction, app, work, private=private, public=public)
+
+
 async def defer(interaction: discord.Interaction, *, ephemeral: bool) -> bool:
     """Acknowledge the interaction ("thinking..."); ``False`` if it expired already."""
     try:

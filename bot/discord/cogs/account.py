@@ -12,7 +12,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord.options import DIGEST_ACTIONS, text_choices, timezones
-from bot.discord.respond import Turn, answer, tell
+from bot.discord.respond import Turn, answer, run_command, tell
 from prompts import render
 
 if TYPE_CHECKING:
@@ -44,10 +44,7 @@ class AccountCog(commands.Cog, name="account"):
             return
         args = [] if action is None else [action, *([time] if action == "time" and time else [])]
 
-        async def work(turn: Turn) -> str:
-            return await turn.run("digest", args)
-
-        await answer(interaction, self.app, work, private=True)
+        await run_command(interaction, self.app, "digest", args, private=True)
 
     @app_commands.command(name="settings", description="Your settings; options change them")
     @app_commands.describe(

@@ -22,7 +22,7 @@ from bot.discord.options import (
     text_choices,
     within_budget,
 )
-from bot.discord.respond import Turn, answer, user_ref
+from bot.discord.respond import Turn, answer, run_command, user_ref
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -114,10 +114,7 @@ class AlertCog(commands.GroupCog, group_name="alert", group_description="Your pr
         """/alert list, /alert list history:true."""
         args = ["history", str(count)] if history else []
 
-        async def work(turn: Turn) -> str:
-            return await turn.run("alerts", args)
-
-        await answer(interaction, self.app, work, private=True)
+        await run_command(interaction, self.app, "alerts", args, private=True)
 
     @app_commands.command(name="delete", description="Delete alerts by id, or all of them")
     @app_commands.describe(
@@ -144,20 +141,14 @@ class AlertCog(commands.GroupCog, group_name="alert", group_description="Your pr
     async def pause(self, interaction: discord.Interaction, alert: Short) -> None:
         """/alert pause alert:12."""
 
-        async def work(turn: Turn) -> str:
-            return await turn.run("pause", [alert])
-
-        await answer(interaction, self.app, work, private=True)
+        await run_command(interaction, self.app, "pause", [alert], private=True)
 
     @app_commands.command(name="resume", description="Resume a paused alert")
     @app_commands.describe(alert="Alert id")
     async def resume(self, interaction: discord.Interaction, alert: Short) -> None:
         """/alert resume alert:12."""
 
-        async def work(turn: Turn) -> str:
-            return await turn.run("resume", [alert])
-
-        await answer(interaction, self.app, work, private=True)
+        await run_command(interaction, self.app, "resume", [alert], private=True)
 
     @delete.autocomplete("alerts")
     @pause.autocomplete("alert")

@@ -19,7 +19,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord.respond import Turn, answer, message_chat, reply_to, user_ref
+from bot.discord.respond import Turn, answer, message_chat, reply_to, run_command, user_ref
 from bot.errors import render_error
 
 if TYPE_CHECKING:
@@ -68,10 +68,7 @@ class AssistantCog(commands.Cog, name="assistant"):
     async def reset(self, interaction: discord.Interaction) -> None:
         """/reset."""
 
-        async def work(turn: Turn) -> str:
-            return await turn.run("reset", [])
-
-        await answer(interaction, self.app, work, private=True)
+        await run_command(interaction, self.app, "reset", [], private=True)
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:

@@ -21,7 +21,7 @@ from bot.discord.options import (
     text_choices,
     within_budget,
 )
-from bot.discord.respond import Turn, answer, user_ref
+from bot.discord.respond import Turn, answer, run_command, user_ref
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -47,10 +47,7 @@ class MarketCog(commands.Cog, name="market"):
         """/price symbols:btc eth currency:eur."""
         args = [*symbols.replace(",", " ").split(), "in", currency]
 
-        async def work(turn: Turn) -> str:
-            return await turn.run("price", args)
-
-        await answer(interaction, self.app, work)
+        await run_command(interaction, self.app, "price", args)
 
     @price.autocomplete("symbols")
     async def symbols_autocomplete(
@@ -126,10 +123,7 @@ class MarketCog(commands.Cog, name="market"):
     ) -> None:
         """/chart symbol:btc days:90."""
 
-        async def work(turn: Turn) -> str:
-            return await turn.run("chart", [symbol, str(days), interval])
-
-        await answer(interaction, self.app, work)
+        await run_command(interaction, self.app, "chart", [symbol, str(days), interval])
 
     @app_commands.command(name="ta", description="Technical analysis: trend, momentum, levels")
     @app_commands.describe(
@@ -148,10 +142,7 @@ class MarketCog(commands.Cog, name="market"):
         """/ta symbol:eth interval:4h indicators:rsi macd."""
         args = [symbol, interval, *(indicators or "").replace(",", " ").split()]
 
-        async def work(turn: Turn) -> str:
-            return await turn.run("ta", args)
-
-        await answer(interaction, self.app, work)
+        await run_command(interaction, self.app, "ta", args)
 
     @app_commands.command(name="formula", description="Evaluate a custom indicator formula")
     @app_commands.describe(

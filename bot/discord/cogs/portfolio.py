@@ -17,11 +17,10 @@ from discord.ext import commands
 
 from bot.discord.options import TAX_METHODS, symbol_choices
 from bot.discord.respond import (
-    Turn,
-    answer,
     defer,
     follow_up,
     interaction_chat,
+    run_command,
     tell,
     user_ref,
 )
@@ -75,10 +74,7 @@ class PortfolioCog(
         """/portfolio show."""
         args = ["chart"] if chart else ([name] if name else [])
 
-        async def work(turn: Turn) -> str:
-            return await turn.run("portfolio", args)
-
-        await answer(interaction, self.app, work, private=True, public=public)
+        await run_command(interaction, self.app, "portfolio", args, private=True, public=public)
 
     @app_commands.command(name="buy", description="Record a buy")
     @app_commands.describe(**TRADE_OPTIONS)
@@ -121,10 +117,7 @@ class PortfolioCog(
         if date:
             args += ["on", date]
 
-        async def work(turn: Turn) -> str:
-            return await turn.run(side, args)
-
-        await answer(interaction, self.app, work, private=True)
+        await run_command(interaction, self.app, side, args, private=True)
 
     @buy.autocomplete("symbol")
     @sell.autocomplete("symbol")
@@ -140,19 +133,13 @@ class PortfolioCog(
     ) -> None:
         """/portfolio trades page:2."""
 
-        async def work(turn: Turn) -> str:
-            return await turn.run("trades", [str(page)])
-
-        await answer(interaction, self.app, work, private=True)
+        await run_command(interaction, self.app, "trades", [str(page)], private=True)
 
     @app_commands.command(name="risk", description="Volatility, Sharpe, drawdown, VaR, beta")
     async def risk(self, interaction: discord.Interaction) -> None:
         """/portfolio risk."""
 
-        async def work(turn: Turn) -> str:
-            return await turn.run("risk", [])
-
-        await answer(interaction, self.app, work, private=True)
+        await run_command(interaction, self.app, "risk", [], private=True)
 
     @app_commands.command(name="target", description="Show or set your target allocation")
     @app_commands.describe(allocation="Coins and weights, e.g. BTC 70 ETH 30 (empty: show)")
@@ -164,19 +151,13 @@ class PortfolioCog(
         """/portfolio target allocation:BTC 70 ETH 30."""
         args = (allocation or "").replace(",", " ").replace("%", " ").split()
 
-        async def work(turn: Turn) -> str:
-            return await turn.run("target", args)
-
-        await answer(interaction, self.app, work, private=True)
+        await run_command(interaction, self.app, "target", args, private=True)
 
     @app_commands.command(name="rebalance", description="The trades back to your target mix")
     async def rebalance(self, interaction: discord.Interaction) -> None:
         """/portfolio rebalance."""
 
-        async def work(turn: Turn) -> str:
-            return await turn.run("rebalance", [])
-
-        await answer(interaction, self.app, work, private=True)
+        await run_command(interaction, self.app, "rebalance", [], private=True)
 
     @app_commands.command(name="tax", description="Realised gains with a Form 8949 CSV")
     @app_commands.describe(
@@ -192,19 +173,13 @@ class PortfolioCog(
         """/portfolio tax year:2025 method:HIFO."""
         args = [*([str(year)] if year else []), method]
 
-        async def work(turn: Turn) -> str:
-            return await turn.run("tax", args)
-
-        await answer(interaction, self.app, work, private=True)
+        await run_command(interaction, self.app, "tax", args, private=True)
 
     @app_commands.command(name="export", description="All your trades as a CSV file")
     async def export(self, interaction: discord.Interaction) -> None:
         """/portfolio export."""
 
-        async def work(turn: Turn) -> str:
-            return await turn.run("export", [])
-
-        await answer(interaction, self.app, work, private=True)
+        await run_command(interaction, self.app, "export", [], private=True)
 
     @app_commands.command(name="import", description="Import trades from a CSV file")
     @app_commands.describe(
